@@ -1,0 +1,60 @@
+# qbsync: `make run` starts the product on the embedded default, `make test` runs the suite.
+# Needs only Python 3.11+ and make: uv is installed into .tools/ on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+VENV := .venv
+RUN := $(UV) run --frozen --no-sync
+SERVICES := ingest mapper poster errors
+export UV_PYTHON_DOWNLOADS := never
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml services/*/pyproject.toml) | $(UV)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+.PHONY: install
+install: $(VENV)/.synced ## Create or update the environment (uv workspace, one lock file)
+
+.PHONY: run
+run: install ## Start the embedded stack in the foreground (Ctrl-C stops it)
+	$(RUN) qbsync dev up
+
+.PHONY: lint
+lint: install ## ruff, mypy --strict and the import rules
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy libs services tests bench
+	$(RUN) lint-imports
+
+.PHONY: check-packages
+check-packages: | $(UV) ## Each service installs and imports on its own
+	@for svc in $(SERVICES); do \
+	  echo "== qbsync-$$svc alone"; \
+	  UV_PROJECT_ENVIRONMENT=.venvs/$$svc $(UV) sync --frozen --quiet --package qbsync-$$svc --no-dev || exit 1; \
+	  .venvs/$$svc/bin/python -c "import qbsync_$$svc.app" || exit 1; \
+	done
+
+.PHONY: test
+test: lint check-packages ## Lint, then the whole pytest suite against a real broker and database
+	$(RUN) pytest
+
+.PHONY: bench
+bench: install ## Benchmarks under bench/; figures go to docs/benchmarks.md
+	$(RUN) python bench/run_all.py
+
+.PHONY: clean
+clean: ## Remove environments and dev-stack state
+	-$(RUN) qbsync dev down
+	rm -rf $(VENV) .venvs .tools .qbsync .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""qbsync shared runtime used by every service."""

@@ -1,0 +1,65 @@
+"""OpenTelemetry tracing and structured JSON logs with trace ids.
+
+Spans are always created (so error records and logs carry trace ids); they are
+exported over OTLP/HTTP only when an endpoint is configured.
+"""
+
+import logging
+import sys
+
+import structlog
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from structlog.typing import EventDict, WrappedLogger
+
+
+def setup_tracing(
+    service_name: str,
+    otlp_endpoint: str | None,
+    *,
+    extra_processors: tuple[SpanProcessor, ...] = (),
+) -> TracerProvider:
+    """Build (not install globally) a tracer provider for `service_name`.
+
+    Args:
+        service_name: the `service.name` resource attribute.
+        otlp_endpoint: collector base URL (`/v1/traces` is appended); None = no export.
+        extra_processors: further processors, e.g. a local span store in the dev stack.
+    """
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+    if otlp_endpoint:
+        exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    for processor in extra_processors:
+        provider.add_span_processor(processor)
+    return provider
+
+
+def _add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event["trace_id"] = format(context.trace_id, "032x")
+        event["span_id"] = format(context.span_id, "016x")
+    return event
+
+
+def setup_logging(service_name: str, level: str = "INFO") -> None:
+    """JSON logs on stdout, one object per line, with service name and trace ids."""
+    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level.upper(), force=True)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _add_trace_ids,
+            structlog.processors.EventRenamer("message"),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        cache_logger_on_first_use=True,
+    )
+    structlog.contextvars.bind_contextvars(service=service_name)

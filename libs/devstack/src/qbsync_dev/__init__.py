@@ -1,0 +1,1 @@
+"""qbsync command line and embedded development stack."""

@@ -1,0 +1,150 @@
+"""`qbsync dev up/down/status`: the embedded broker and database as one stack.
+
+The stack's state (pids, ports, log files) is kept in `$QBSYNC_HOME/stack.json`;
+the connection settings services read are written to `$QBSYNC_HOME/dev.env`.
+"""
+
+import asyncio
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from qbsync_core.settings import dev_env_file, qbsync_home
+
+from qbsync_dev.kafka import BrokerHandle, broker_answers, start_broker, wait_broker
+from qbsync_dev.postgres import PostgresHandle, database_answers, start_postgres, wait_postgres
+from qbsync_dev.processes import ProcessRef, free_port
+
+DEFAULT_KAFKA_PORT = 19092
+DEFAULT_POSTGRES_PORT = 15432
+
+
+@dataclass
+class Component:
+    """One process of the stack as recorded in stack.json."""
+
+    pid: int
+    create_time: float
+    url: str
+    log_file: str
+
+    @property
+    def process(self) -> ProcessRef:
+        """The recorded process identity."""
+        return ProcessRef(self.pid, self.create_time)
+
+
+@dataclass
+class StackState:
+    """What `dev up` started; read back by `status` and `down`."""
+
+    broker: Component
+    database: Component
+    started_at: float
+    services: dict[str, Component] = field(default_factory=dict)
+
+    def components(self) -> dict[str, Component]:
+        """Every component by name, infrastructure first."""
+        return {"broker": self.broker, "database": self.database, **self.services}
+
+
+def state_file(home: Path | None = None) -> Path:
+    """Path of stack.json."""
+    return (home or qbsync_home()) / "stack.json"
+
+
+def read_state(home: Path | None = None) -> StackState | None:
+    """The recorded stack, or None when no stack was started."""
+    path = state_file(home)
+    if not path.is_file():
+        return None
+    raw = json.loads(path.read_text())
+    return StackState(
+        broker=Component(**raw["broker"]),
+        database=Component(**raw["database"]),
+        started_at=raw["started_at"],
+        services={k: Component(**v) for k, v in raw.get("services", {}).items()},
+    )
+
+
+def _write_state(state: StackState, home: Path) -> None:
+    state_file(home).write_text(json.dumps(asdict(state), indent=2))
+    env = f"KAFKA_BOOTSTRAP_SERVERS={state.broker.url}\nDATABASE_URL={state.database.url}\n"
+    env_file = home / dev_env_file().name
+    env_file.write_text(env)
+
+
+async def start_stack(
+    home: Path,
+    *,
+    kafka_port: int = DEFAULT_KAFKA_PORT,
+    postgres_port: int = DEFAULT_POSTGRES_PORT,
+    timeout: float = 30.0,
+) -> StackState:
+    """Start broker and database side by side, wait for both, record them.
+
+    Raises:
+        qbsync_dev.processes.StartupError: a component did not come up (both are stopped).
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    logs = home / "logs"
+    broker = start_broker(free_port(kafka_port), logs / "broker.log")
+    database = start_postgres(home / "pgdata", free_port(postgres_port), logs / "postgres.log")
+    try:
+        await asyncio.gather(wait_broker(broker, timeout), wait_postgres(database, timeout))
+    except BaseException:
+        broker.process.stop()
+        database.process.stop()
+        raise
+    state = StackState(
+        broker=_component(broker),
+        database=_component(database),
+        started_at=time.time(),
+    )
+    _write_state(state, home)
+    return state
+
+
+def _component(handle: BrokerHandle | PostgresHandle) -> Component:
+    url = handle.bootstrap_servers if isinstance(handle, BrokerHandle) else handle.database_url
+    return Component(handle.process.pid, handle.process.create_time, url, str(handle.log_file))
+
+
+def stop_stack(home: Path) -> list[str]:
+    """Stop every recorded component (services first); return the names stopped."""
+    state = read_state(home)
+    if state is None:
+        return []
+    stopped = []
+    for name, component in reversed(list(state.components().items())):
+        if component.process.alive():
+            component.process.stop()
+            stopped.append(name)
+    state_file(home).unlink(missing_ok=True)
+    (home / dev_env_file().name).unlink(missing_ok=True)
+    return stopped
+
+
+async def stack_status(home: Path) -> dict[str, dict[str, object]]:
+    """For each component: url, pid, whether its process runs and whether it answers."""
+    state = read_state(home)
+    if state is None:
+        return {}
+    report: dict[str, dict[str, object]] = {}
+    for name, component in state.components().items():
+        running = component.process.alive()
+        if name == "broker":
+            answers = running and await broker_answers(component.url)
+        elif name == "database":
+            answers = running and await database_answers(component.url)
+        else:
+            answers = running
+        report[name] = {
+            "url": component.url,
+            "pid": component.pid,
+            "running": running,
+            "answers": answers,
+            "log_file": component.log_file,
+        }
+    return report

@@ -1,0 +1,1 @@
+"""qbsync errors service: the error store and the operator API."""

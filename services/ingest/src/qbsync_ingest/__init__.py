@@ -1,0 +1,1 @@
+"""qbsync ingest service: intake over Kafka and HTTP, validation, dedupe."""

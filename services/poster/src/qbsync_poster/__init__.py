@@ -1,0 +1,1 @@
+"""qbsync poster service: the only service that writes to QuickBooks Online."""
