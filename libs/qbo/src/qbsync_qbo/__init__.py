@@ -1,0 +1,1 @@
+"""qbsync async QuickBooks Online client (OAuth2, per-realm limiter, retries, batch)."""

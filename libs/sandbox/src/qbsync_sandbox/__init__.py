@@ -1,0 +1,1 @@
+"""qbsync QuickBooks Online sandbox emulator (v3 Accounting API, OAuth2, limits, fault injection)."""
