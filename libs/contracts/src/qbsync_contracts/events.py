@@ -11,7 +11,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
 
 from qbsync_contracts.fields import (
     CurrencyCode,
@@ -67,7 +75,10 @@ class Customer(_Model):
 
     ref: Ref = Field(description="Upstream customer id.")
     name: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
-    email: Annotated[str, StringConstraints(max_length=100, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    email: (
+        Annotated[str, StringConstraints(max_length=100, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+        | None
+    ) = None
     number: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
         default=None, description="Upstream customer number, matched with currency by CUS-3."
     )
@@ -125,7 +136,10 @@ class InvoiceData(_Model):
     lines: Annotated[list[Line], Field(min_length=1)]
     tax_total: NonNegativeMoney | None = None
     total: NonNegativeMoney
-    bill_email: Annotated[str, StringConstraints(max_length=100, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = None
+    bill_email: (
+        Annotated[str, StringConstraints(max_length=100, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+        | None
+    ) = None
     send: bool = False
     private_note: Annotated[str, StringConstraints(max_length=4000)] | None = None
 
@@ -283,7 +297,10 @@ class LedgerPostedData(_Model):
 
 
 class OpeningBalanceData(_Model):
-    """Data of `ledger.opening_balance`; positive = owed by the guest, negative = prepaid (JRN-5)."""
+    """Data of `ledger.opening_balance`: positive = owed by the guest, negative = prepaid.
+
+    Seeds the reservation's AR / Deposits position in journal mode (JRN-5).
+    """
 
     reservation_ref: Ref
     balance: Money

@@ -25,7 +25,7 @@ def _currency(value: str) -> str:
 def _no_float(value: object) -> object:
     # json.loads(parse_float=Decimal) never yields floats; a Python caller might.
     if isinstance(value, float):
-        raise ValueError("amounts must be JSON strings or exact numbers, not floats")
+        raise ValueError("amounts must be JSON strings or exact numbers, not floats")  # noqa: TRY004 - pydantic reports ValueError
     return value
 
 
@@ -37,7 +37,9 @@ Money = Annotated[
 ]
 """An amount with at most two decimal places (CUR-1); sign depends on the field."""
 
-PositiveMoney = Annotated[Money, Field(gt=0, description="Always positive; the type says the direction.")]
+PositiveMoney = Annotated[
+    Money, Field(gt=0, description="Always positive; the type says the direction.")
+]
 NonNegativeMoney = Annotated[Money, Field(ge=0)]
 
 Quantity = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]

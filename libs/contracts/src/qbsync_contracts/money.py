@@ -45,7 +45,7 @@ def check_currency(code: str) -> str:
 
 def to_decimal(value: object) -> Decimal:
     """Convert a JSON string, int or Decimal to Decimal; floats are refused (they are inexact)."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError("amounts must be strings or exact numbers, never floats")
     if isinstance(value, Decimal):
         result = value

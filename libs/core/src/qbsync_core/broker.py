@@ -6,6 +6,8 @@ message whose handler crashed. Handlers turn domain failures into error records
 and return normally; only transient infrastructure faults should propagate.
 """
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
@@ -22,6 +24,7 @@ def make_broker(
     bootstrap_servers: str,
     *,
     client_id: str,
+    idempotent: bool = True,
     tracer_provider: TracerProvider | None = None,
     registry: CollectorRegistry | None = None,
 ) -> KafkaBroker:
@@ -30,6 +33,7 @@ def make_broker(
     Args:
         bootstrap_servers: comma-separated host:port list.
         client_id: the service name, used as Kafka client id and metrics app name.
+        idempotent: idempotent producer; off only for brokers without InitProducerId (Tansu).
         tracer_provider: spans for consume/publish; the global provider when None.
         registry: Prometheus registry for message metrics; none recorded when None.
     """
@@ -38,19 +42,23 @@ def make_broker(
     ]
     if registry is not None:
         middlewares.append(
-            KafkaPrometheusMiddleware(registry=registry, app_name=client_id, metrics_prefix="qbsync")
+            KafkaPrometheusMiddleware(
+                registry=registry, app_name=client_id, metrics_prefix="qbsync"
+            )
         )
     return KafkaBroker(
         bootstrap_servers.split(","),
         client_id=client_id,
         ack_policy=AckPolicy.ACK,
-        enable_idempotence=True,
+        enable_idempotence=idempotent,
         middlewares=middlewares,
         logger=None,
     )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: tuple[TopicSpec, ...] = ALL_TOPICS) -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, topics: tuple[TopicSpec, ...] = ALL_TOPICS
+) -> list[str]:
     """Create any missing topic with its partition count; return the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","))
     await admin.start()
@@ -58,12 +66,14 @@ async def ensure_topics(bootstrap_servers: str, topics: tuple[TopicSpec, ...] = 
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t.name not in existing]
         if missing:
-            try:
+            # Another process may create one between list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
-                    [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1) for t in missing]
+                    [
+                        NewTopic(t.name, num_partitions=t.partitions, replication_factor=1)
+                        for t in missing
+                    ]
                 )
-            except TopicAlreadyExistsError:
-                pass  # another process created it between list and create
         return [t.name for t in missing]
     finally:
         await admin.close()

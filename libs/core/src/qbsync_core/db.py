@@ -32,6 +32,8 @@ def _yoyo_url(database_url: str, schema: str) -> str:
 
 
 def _apply_migrations(database_url: str, schema: str, migrations_dir: Path) -> list[str]:
+    if not migrations_dir.is_dir():
+        raise FileNotFoundError(f"no migrations folder at {migrations_dir}")
     backend = get_backend(_yoyo_url(database_url, schema))
     try:
         migrations = read_migrations(str(migrations_dir))
@@ -46,8 +48,6 @@ def _apply_migrations(database_url: str, schema: str, migrations_dir: Path) -> l
 async def migrate(database_url: str, schema: str, migrations_dir: Path) -> list[str]:
     """Create `schema` if needed and apply its pending migrations; return the ids applied."""
     check_schema_name(schema)
-    if not migrations_dir.is_dir():
-        raise FileNotFoundError(f"no migrations folder at {migrations_dir}")
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')

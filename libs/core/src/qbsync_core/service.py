@@ -31,6 +31,7 @@ def create_service_app(
     broker = make_broker(
         settings.kafka_bootstrap_servers,
         client_id=name,
+        idempotent=settings.kafka_idempotent_producer,
         tracer_provider=tracer_provider,
         registry=CollectorRegistry(),
     )

@@ -53,12 +53,22 @@ class QbsyncSettings(BaseSettings):
 
     environment: Environment = Environment.DEVELOPMENT
     kafka_bootstrap_servers: str = Field(
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"),
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"
+        ),
         description="Comma-separated host:port list of the Kafka-API brokers.",
     )
     database_url: str = Field(
         validation_alias=AliasChoices("DATABASE_URL", f"{ENV_PREFIX}DATABASE_URL"),
         description="postgresql:// URL of the database holding every service schema.",
+    )
+    kafka_idempotent_producer: bool = Field(
+        default=True,
+        description=(
+            "Idempotent producer (no duplicates on producer retry). The embedded Tansu broker "
+            "does not implement InitProducerId, so the dev stack turns it off; dedupe keys "
+            "downstream still make effects exactly-once."
+        ),
     )
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
@@ -90,4 +100,4 @@ S = TypeVar("S", bound=QbsyncSettings)
 def load_settings(cls: type[S]) -> S:
     """Build `cls` from the environment, falling back to the dev stack's env file."""
     env_file = dev_env_file()
-    return cls(_env_file=env_file if env_file.is_file() else None)  # type: ignore[call-arg]
+    return cls(_env_file=env_file if env_file.is_file() else None)

@@ -29,8 +29,12 @@ from qbsync_dev.stack import (
     stop_stack,
 )
 
-app = typer.Typer(help="qbsync: sync business transactions into QuickBooks Online.", no_args_is_help=True)
-dev = typer.Typer(help="The embedded development stack (broker + PostgreSQL).", no_args_is_help=True)
+app = typer.Typer(
+    help="qbsync: sync business transactions into QuickBooks Online.", no_args_is_help=True
+)
+dev = typer.Typer(
+    help="The embedded development stack (broker + PostgreSQL).", no_args_is_help=True
+)
 schema = typer.Typer(help="Published schemas of the event contract.", no_args_is_help=True)
 app.add_typer(dev, name="dev")
 app.add_typer(schema, name="schema")
@@ -38,15 +42,21 @@ app.add_typer(schema, name="schema")
 
 def _print_endpoints(report: dict[str, dict[str, object]]) -> None:
     for name, info in report.items():
-        mark = "up" if info["answers"] else ("running, not answering" if info["running"] else "down")
+        mark = (
+            "up" if info["answers"] else ("running, not answering" if info["running"] else "down")
+        )
         typer.echo(f"  {name:<10} {info['url']:<48} {mark}")
 
 
 @dev.command("up")
 def dev_up(
-    detach: Annotated[bool, typer.Option("--detach", "-d", help="Return once everything answers.")] = False,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="Return once everything answers.")
+    ] = False,
     kafka_port: Annotated[int, typer.Option(help="Preferred broker port.")] = DEFAULT_KAFKA_PORT,
-    postgres_port: Annotated[int, typer.Option(help="Preferred PostgreSQL port.")] = DEFAULT_POSTGRES_PORT,
+    postgres_port: Annotated[
+        int, typer.Option(help="Preferred PostgreSQL port.")
+    ] = DEFAULT_POSTGRES_PORT,
 ) -> None:
     """Start the broker and PostgreSQL; in the foreground until Ctrl-C unless --detach."""
     home = qbsync_home()
@@ -87,7 +97,10 @@ def _wait_for_stop_or_crash(home: Path) -> None:
             break
     stopped = stop_stack(home)
     if crashed:
-        typer.echo(f"Stopped: {', '.join(crashed)} exited unexpectedly (logs in {home / 'logs'}).", err=True)
+        typer.echo(
+            f"Stopped: {', '.join(crashed)} exited unexpectedly (logs in {home / 'logs'}).",
+            err=True,
+        )
         raise typer.Exit(1)
     typer.echo(f"Stopped {', '.join(stopped) or 'nothing'}.")
 
@@ -132,7 +145,13 @@ def schema_export(
 
 def _load_plugins() -> None:
     for entry in entry_points(group="qbsync.cli"):
-        app.add_typer(entry.load(), name=entry.name)
+        try:
+            plugin = entry.load()
+        except ImportError as exc:
+            # One broken plugin must not take `qbsync dev down` away from the operator.
+            typer.echo(f"warning: command group {entry.name!r} unavailable: {exc}", err=True)
+            continue
+        app.add_typer(plugin, name=entry.name)
 
 
 def main() -> None:

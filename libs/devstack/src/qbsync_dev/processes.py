@@ -6,18 +6,25 @@ mistaken for ours and signalled by `qbsync dev down`.
 
 import contextlib
 import os
+import pwd
 import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 
 class StartupError(RuntimeError):
     """A dev-stack component did not come up; the message says which and where its log is."""
+
+
+# Popen objects of the children this process started: kept so they are reaped
+# (no zombies) and not garbage-collected while running.
+_CHILDREN: dict[int, "subprocess.Popen[bytes]"] = {}
 
 
 @dataclass(frozen=True)
@@ -29,9 +36,13 @@ class ProcessRef:
 
     def alive(self) -> bool:
         """True while the very process we started still runs (not a zombie)."""
+        child = _CHILDREN.get(self.pid)
+        if child is not None and child.poll() is not None:
+            del _CHILDREN[self.pid]
+            return False
         try:
             proc = psutil.Process(self.pid)
-            return (
+            return bool(
                 abs(proc.create_time() - self.create_time) < 1.0
                 and proc.status() != psutil.STATUS_ZOMBIE
             )
@@ -53,7 +64,9 @@ class ProcessRef:
             os.killpg(self.pid, signal.SIGKILL)
 
 
-def spawn(argv: list[str], log_file: Path, *, user: str | None = None, env: dict[str, str] | None = None) -> ProcessRef:
+def spawn(
+    argv: list[str], log_file: Path, *, user: str | None = None, env: dict[str, str] | None = None
+) -> ProcessRef:
     """Start `argv` in its own session (Ctrl-C in the terminal reaches only the CLI)."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("ab") as log:
@@ -63,10 +76,22 @@ def spawn(argv: list[str], log_file: Path, *, user: str | None = None, env: dict
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            user=user,
             env=env,
+            **as_user(user),
         )
+    _CHILDREN[proc.pid] = proc
     return ProcessRef(pid=proc.pid, create_time=psutil.Process(proc.pid).create_time())
+
+
+def as_user(user: str | None) -> dict[str, Any]:
+    """Subprocess keyword arguments that drop to `user` with only its own group.
+
+    Setting the uid alone would keep root's gid, and a root-owned 0701 folder
+    (pytest's temp root) then denies access through its group bits.
+    """
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -70,7 +70,12 @@ def read_state(home: Path | None = None) -> StackState | None:
 
 def _write_state(state: StackState, home: Path) -> None:
     state_file(home).write_text(json.dumps(asdict(state), indent=2))
-    env = f"KAFKA_BOOTSTRAP_SERVERS={state.broker.url}\nDATABASE_URL={state.database.url}\n"
+    env = (
+        f"KAFKA_BOOTSTRAP_SERVERS={state.broker.url}\n"
+        f"DATABASE_URL={state.database.url}\n"
+        "# Tansu (memory storage) does not implement idempotent producers.\n"
+        "QBSYNC_KAFKA_IDEMPOTENT_PRODUCER=false\n"
+    )
     env_file = home / dev_env_file().name
     env_file.write_text(env)
 
@@ -87,7 +92,7 @@ async def start_stack(
     Raises:
         qbsync_dev.processes.StartupError: a component did not come up (both are stopped).
     """
-    home.mkdir(parents=True, exist_ok=True)
+    home.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before anything runs
     logs = home / "logs"
     broker = start_broker(free_port(kafka_port), logs / "broker.log")
     database = start_postgres(home / "pgdata", free_port(postgres_port), logs / "postgres.log")

@@ -1,0 +1,113 @@
+"""`qbsync dev up/down/status` as a user runs them: real processes, real ports."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from qbsync_dev.processes import free_port
+
+pytestmark = pytest.mark.slow
+
+QBSYNC = [sys.executable, "-m", "qbsync_dev"]
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL"}
+    }
+    env["QBSYNC_HOME"] = str(home)
+    return env
+
+
+def _qbsync(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*QBSYNC, *args],
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _ports() -> list[str]:
+    return ["--kafka-port", str(free_port()), "--postgres-port", str(free_port())]
+
+
+def _status(home: Path) -> tuple[int, dict[str, object]]:
+    result = _qbsync(home, "dev", "status", "--json")
+    return result.returncode, json.loads(result.stdout)
+
+
+class TestDetached:
+    def test_up_detach_reports_both_endpoints_then_down_stops_them(self, tmp_path: Path) -> None:
+        up = _qbsync(tmp_path, "dev", "up", "--detach", *_ports())
+        try:
+            assert up.returncode == 0, up.stderr
+            code, report = _status(tmp_path)
+            assert code == 0
+            components = report["components"]
+            assert isinstance(components, dict)
+            assert set(components) == {"broker", "database"}
+            assert all(c["answers"] for c in components.values())
+            env_file = (tmp_path / "dev.env").read_text()
+            assert f"KAFKA_BOOTSTRAP_SERVERS={components['broker']['url']}" in env_file
+            assert f"DATABASE_URL={components['database']['url']}" in env_file
+        finally:
+            down = _qbsync(tmp_path, "dev", "down")
+        assert down.returncode == 0
+        assert "Stopped" in down.stdout
+        pids = [c["pid"] for c in components.values()]
+        assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+        code, report = _status(tmp_path)
+        assert code == 1
+        assert report["components"] == {}
+
+    def test_second_up_reuses_the_running_stack(self, tmp_path: Path) -> None:
+        assert _qbsync(tmp_path, "dev", "up", "--detach", *_ports()).returncode == 0
+        try:
+            again = _qbsync(tmp_path, "dev", "up", "--detach", *_ports())
+            assert again.returncode == 0
+            assert "already running" in again.stdout
+        finally:
+            _qbsync(tmp_path, "dev", "down")
+
+    def test_status_without_a_stack_says_so_and_fails(self, tmp_path: Path) -> None:
+        result = _qbsync(tmp_path, "dev", "status")
+        assert result.returncode == 1
+        assert "No dev stack is running" in result.stdout
+
+
+class TestForeground:
+    def test_ctrl_c_stops_broker_and_database_cleanly(self, tmp_path: Path) -> None:
+        proc = subprocess.Popen(
+            [*QBSYNC, "dev", "up", *_ports()],
+            env=_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (tmp_path / "stack.json").exists():
+                time.sleep(0.1)
+            code, report = _status(tmp_path)
+            assert code == 0, report
+            components = report["components"]
+            assert isinstance(components, dict)
+            pids = [c["pid"] for c in components.values()]
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                _qbsync(tmp_path, "dev", "down")
+        assert proc.returncode == 0, err
+        assert "Stopped database, broker." in out
+        assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+        assert not (tmp_path / "stack.json").exists()
