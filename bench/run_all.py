@@ -23,18 +23,24 @@ def _machine() -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
 
 
 def main() -> None:
     sections = []
     for script in sorted(ROOT.glob("bench/*/run.py")):
         print(f"== {script.parent.name}", flush=True)
-        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
+        result = subprocess.run(
+            [sys.executable, str(script)], capture_output=True, text=True, check=False
+        )
         if result.returncode != 0:
-            sections.append(f"## {script.parent.name}\n\nFAILED (exit {result.returncode}):\n\n"
-                            f"```\n{result.stderr[-2000:]}\n```\n")
+            sections.append(
+                f"## {script.parent.name}\n\nFAILED (exit {result.returncode}):\n\n"
+                f"```\n{result.stderr[-2000:]}\n```\n"
+            )
         else:
             sections.append(result.stdout)
         print(sections[-1])

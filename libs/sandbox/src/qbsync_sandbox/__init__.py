@@ -1,1 +1,1 @@
-"""qbsync QuickBooks Online sandbox emulator (v3 Accounting API, OAuth2, limits, fault injection)."""
+"""qbsync QuickBooks Online sandbox emulator: v3 Accounting API, OAuth2, limits, faults."""
