@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+import psutil
 import pytest
 from qbsync_dev.processes import free_port
 
@@ -35,6 +37,14 @@ def _qbsync(home: Path, *args: str, timeout: float = 60) -> subprocess.Completed
     )
 
 
+def _gone(pid: int) -> bool:
+    # A stopped child of an exited `dev up --detach` may linger as a zombie until reaped.
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def _ports() -> list[str]:
     return ["--kafka-port", str(free_port()), "--postgres-port", str(free_port())]
 
@@ -45,6 +55,41 @@ def _status(home: Path) -> tuple[int, dict[str, object]]:
 
 
 class TestDetached:
+    def test_emulator_in_the_stack_answers_the_qbo_api(self, tmp_path: Path) -> None:
+        assert _qbsync(tmp_path, "dev", "up", "--detach", *_ports()).returncode == 0
+        try:
+            _, report = _status(tmp_path)
+            components = report["components"]
+            assert isinstance(components, dict)
+            base = components["qbo_sandbox"]["url"]
+            env = {**_env(tmp_path), "QBSYNC_SANDBOX_URL": base}
+            realm = subprocess.run(
+                [*QBSYNC, "sandbox", "realm", "create"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+            realm_id = json.loads(realm.stdout)["realm_id"]
+            token = subprocess.run(
+                [*QBSYNC, "sandbox", "token", "--realm", realm_id],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+            access = json.loads(token.stdout)["access_token"]
+            answer = httpx.get(
+                f"{base}/v3/company/{realm_id}/companyinfo/{realm_id}",
+                headers={"Authorization": f"Bearer {access}", "Accept": "application/json"},
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["CompanyInfo"]["CompanyName"]
+        finally:
+            _qbsync(tmp_path, "dev", "down")
+
     def test_up_detach_reports_both_endpoints_then_down_stops_them(self, tmp_path: Path) -> None:
         up = _qbsync(tmp_path, "dev", "up", "--detach", *_ports())
         try:
@@ -53,17 +98,18 @@ class TestDetached:
             assert code == 0
             components = report["components"]
             assert isinstance(components, dict)
-            assert set(components) == {"broker", "database"}
+            assert set(components) == {"broker", "database", "qbo_sandbox"}
             assert all(c["answers"] for c in components.values())
             env_file = (tmp_path / "dev.env").read_text()
             assert f"KAFKA_BOOTSTRAP_SERVERS={components['broker']['url']}" in env_file
             assert f"DATABASE_URL={components['database']['url']}" in env_file
+            assert f"QBSYNC_QBO_BASE_URL={components['qbo_sandbox']['url']}" in env_file
         finally:
             down = _qbsync(tmp_path, "dev", "down")
         assert down.returncode == 0
         assert "Stopped" in down.stdout
         pids = [c["pid"] for c in components.values()]
-        assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+        assert all(_gone(pid) for pid in pids)
         code, report = _status(tmp_path)
         assert code == 1
         assert report["components"] == {}
@@ -108,6 +154,6 @@ class TestForeground:
                 proc.kill()
                 _qbsync(tmp_path, "dev", "down")
         assert proc.returncode == 0, err
-        assert "Stopped database, broker." in out
-        assert not any(Path(f"/proc/{pid}").exists() for pid in pids)
+        assert "Stopped qbo_sandbox, database, broker." in out
+        assert all(_gone(pid) for pid in pids)
         assert not (tmp_path / "stack.json").exists()

@@ -45,7 +45,7 @@ def _print_endpoints(report: dict[str, dict[str, object]]) -> None:
         mark = (
             "up" if info["answers"] else ("running, not answering" if info["running"] else "down")
         )
-        typer.echo(f"  {name:<10} {info['url']:<48} {mark}")
+        typer.echo(f"  {name:<12} {info['url']:<48} {mark}")
 
 
 @dev.command("up")
@@ -74,9 +74,9 @@ def dev_up(
         typer.echo(f"qbsync dev up failed: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"qbsync dev stack up in {time.monotonic() - started:.1f}s")
-    typer.echo(f"  broker     {state.broker.url}")
-    typer.echo(f"  database   {state.database.url}")
-    typer.echo(f"  settings   {home / 'dev.env'}")
+    for name, component in state.components().items():
+        typer.echo(f"  {name:<12} {component.url}")
+    typer.echo(f"  {'settings':<12} {home / 'dev.env'}")
     if detach:
         return
     typer.echo("Press Ctrl-C to stop.")

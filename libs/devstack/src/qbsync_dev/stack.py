@@ -12,6 +12,13 @@ from pathlib import Path
 
 from qbsync_core.settings import dev_env_file, qbsync_home
 
+from qbsync_dev.http_components import (
+    HTTP_COMPONENTS,
+    HttpHandle,
+    http_answers,
+    start_http,
+    wait_http,
+)
 from qbsync_dev.kafka import BrokerHandle, broker_answers, start_broker, wait_broker
 from qbsync_dev.postgres import PostgresHandle, database_answers, start_postgres, wait_postgres
 from qbsync_dev.processes import ProcessRef, free_port
@@ -28,6 +35,8 @@ class Component:
     create_time: float
     url: str
     log_file: str
+    health_url: str | None = None
+    env_var: str | None = None
 
     @property
     def process(self) -> ProcessRef:
@@ -76,6 +85,7 @@ def _write_state(state: StackState, home: Path) -> None:
         "# Tansu (memory storage) does not implement idempotent producers.\n"
         "QBSYNC_KAFKA_IDEMPOTENT_PRODUCER=false\n"
     )
+    env += "".join(f"{c.env_var}={c.url}\n" for c in state.services.values() if c.env_var)
     env_file = home / dev_env_file().name
     env_file.write_text(env)
 
@@ -96,22 +106,40 @@ async def start_stack(
     logs = home / "logs"
     broker = start_broker(free_port(kafka_port), logs / "broker.log")
     database = start_postgres(home / "pgdata", free_port(postgres_port), logs / "postgres.log")
+    http = [
+        start_http(spec, free_port(spec.preferred_port), logs / f"{spec.name}.log")
+        for spec in HTTP_COMPONENTS
+    ]
     try:
-        await asyncio.gather(wait_broker(broker, timeout), wait_postgres(database, timeout))
+        await asyncio.gather(
+            wait_broker(broker, timeout),
+            wait_postgres(database, timeout),
+            *(wait_http(handle, timeout) for handle in http),
+        )
     except BaseException:
-        broker.process.stop()
-        database.process.stop()
+        for process in (broker.process, database.process, *(h.process for h in http)):
+            process.stop()
         raise
     state = StackState(
         broker=_component(broker),
         database=_component(database),
         started_at=time.time(),
+        services={h.spec.name: _component(h) for h in http},
     )
     _write_state(state, home)
     return state
 
 
-def _component(handle: BrokerHandle | PostgresHandle) -> Component:
+def _component(handle: BrokerHandle | PostgresHandle | HttpHandle) -> Component:
+    if isinstance(handle, HttpHandle):
+        return Component(
+            handle.process.pid,
+            handle.process.create_time,
+            handle.base_url,
+            str(handle.log_file),
+            health_url=handle.base_url + handle.spec.health_path,
+            env_var=handle.spec.env_var,
+        )
     url = handle.bootstrap_servers if isinstance(handle, BrokerHandle) else handle.database_url
     return Component(handle.process.pid, handle.process.create_time, url, str(handle.log_file))
 
@@ -144,7 +172,7 @@ async def stack_status(home: Path) -> dict[str, dict[str, object]]:
         elif name == "database":
             answers = running and await database_answers(component.url)
         else:
-            answers = running
+            answers = running and await http_answers(component.health_url or component.url)
         report[name] = {
             "url": component.url,
             "pid": component.pid,

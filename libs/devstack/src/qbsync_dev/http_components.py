@@ -1,0 +1,89 @@
+"""HTTP processes of the dev stack (the QBO sandbox emulator now, the services later).
+
+Each is a Python module run as `python -m <module> --host 127.0.0.1 --port N`
+and is ready when its health URL answers 200.
+"""
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from qbsync_dev.processes import ProcessRef, StartupError, spawn
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class HttpComponentSpec:
+    """How to run one HTTP component."""
+
+    name: str
+    module: str
+    preferred_port: int
+    health_path: str
+    env_var: str
+    """The setting services read its base URL from (written to dev.env)."""
+
+
+QBO_SANDBOX = HttpComponentSpec(
+    name="qbo_sandbox",
+    module="qbsync_sandbox",
+    preferred_port=18080,
+    health_path="/_admin/health",
+    env_var="QBSYNC_QBO_BASE_URL",
+)
+
+HTTP_COMPONENTS: tuple[HttpComponentSpec, ...] = (QBO_SANDBOX,)
+
+
+@dataclass(frozen=True)
+class HttpHandle:
+    """A running HTTP component."""
+
+    spec: HttpComponentSpec
+    process: ProcessRef
+    port: int
+    log_file: Path
+
+    @property
+    def base_url(self) -> str:
+        """Its base URL."""
+        return f"http://{HOST}:{self.port}"
+
+
+def start_http(spec: HttpComponentSpec, port: int, log_file: Path) -> HttpHandle:
+    """Spawn the component's module on 127.0.0.1:`port`."""
+    argv = [sys.executable, "-m", spec.module, "--host", HOST, "--port", str(port)]
+    return HttpHandle(spec, spawn(argv, log_file), port, log_file)
+
+
+async def http_answers(url: str) -> bool:
+    """True when GET `url` answers 200."""
+    try:
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            return (await client.get(url)).status_code == httpx.codes.OK
+    except httpx.HTTPError:
+        return False
+
+
+async def wait_http(handle: HttpHandle, timeout: float = 20.0) -> None:
+    """Wait until the health URL answers.
+
+    Raises:
+        StartupError: the process exited or did not answer within `timeout` seconds.
+    """
+    url = handle.base_url + handle.spec.health_path
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not handle.process.alive():
+            raise StartupError(f"{handle.spec.name} exited during startup; see {handle.log_file}")
+        if await http_answers(url):
+            return
+        await asyncio.sleep(0.1)
+    raise StartupError(
+        f"{handle.spec.name} did not answer on {url} within {timeout:.0f}s; see {handle.log_file}"
+    )
