@@ -40,7 +40,7 @@ def _qbsync(home: Path, *args: str, timeout: float = 60) -> subprocess.Completed
 def _gone(pid: int) -> bool:
     # A stopped child of an exited `dev up --detach` may linger as a zombie until reaped.
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 
