@@ -22,8 +22,12 @@ def _timed_up(home: Path) -> float:
     env.pop("DATABASE_URL", None)
     cmd = [sys.executable, "-m", "qbsync_dev", "dev"]
     started = time.perf_counter()
-    subprocess.run([*cmd, "up", "--detach", "--kafka-port", "0", "--postgres-port", "0"],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*cmd, "up", "--detach", "--kafka-port", "0", "--postgres-port", "0"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     elapsed = time.perf_counter() - started
     subprocess.run([*cmd, "down"], env=env, check=True, capture_output=True)
     return elapsed
@@ -40,13 +44,17 @@ def main() -> None:
             cold.append(_timed_up(home))
             warm.append(_timed_up(home))
     print("## Dev stack startup (`qbsync dev up --detach`, issue 2)\n")
-    print(f"Goal: broker and database answer in under {GOAL_SECONDS:.0f} s. {args.runs} runs each; "
-          "wall time of the whole command, Python start-up included.\n")
+    print(
+        f"Goal: broker and database answer in under {GOAL_SECONDS:.0f} s. {args.runs} runs each; "
+        "wall time of the whole command, Python start-up included.\n"
+    )
     print("| start | median s | max s | goal met |")
     print("|---|---|---|---|")
     for name, values in (("cold (initdb)", cold), ("warm", warm)):
-        print(f"| {name} | {statistics.median(values):.2f} | {max(values):.2f} | "
-              f"{'yes' if max(values) < GOAL_SECONDS else 'NO'} |")
+        print(
+            f"| {name} | {statistics.median(values):.2f} | {max(values):.2f} | "
+            f"{'yes' if max(values) < GOAL_SECONDS else 'NO'} |"
+        )
     print()
 
 
