@@ -48,7 +48,7 @@ check-packages: | $(UV) ## Each service installs and imports on its own
 
 .PHONY: test
 test: lint check-packages ## Lint, then the whole pytest suite against a real broker and database
-	$(RUN) pytest
+	$(RUN) pytest -v
 
 .PHONY: bench
 bench: install ## Benchmarks under bench/; figures go to docs/benchmarks.md
