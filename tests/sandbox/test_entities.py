@@ -493,7 +493,9 @@ class TestValidationRules:
 
     async def test_invalid_json_body_is_a_fault(self, qbo: Company) -> None:
         response = await qbo.client.post(
-            f"{qbo.base}/customer", content=b"{not json", headers=qbo.headers
+            f"{qbo.base}/customer",
+            content=b"{not json",
+            headers={**qbo.headers, "Content-Type": "application/json"},
         )
         assert response.status_code == 400
         assert fault(response)["code"] == "2010"

@@ -114,9 +114,14 @@ class TestOAuth:
         await qbo.client.post(f"/_admin/realms/{qbo.realm_id}/expire-tokens")
         response = await qbo.get("preferences")
         assert response.status_code == 401
-        error = response.json()["Fault"]
-        assert error["type"] == "AuthenticationFault"
-        assert error["Error"][0]["code"] == "3200"
+        # Token problems are answered by Intuit's gateway in its lowercase envelope.
+        body = response.json()
+        assert "Fault" not in body
+        assert body["fault"]["type"] == "AUTHENTICATION"
+        error = body["fault"]["error"][0]
+        assert error["code"] == "3200"
+        assert error["message"] == "message=AuthenticationFailed; errorCode=003200; statusCode=401"
+        assert isinstance(body["time"], int)
         refreshed = await token(
             qbo.client, grant_type="refresh_token", refresh_token=qbo.tokens["refresh_token"]
         )
@@ -136,4 +141,4 @@ class TestOAuth:
         unknown = await qbo.client.get(
             f"{qbo.base}/preferences", headers={"Authorization": "Bearer nonsense"}
         )
-        assert unknown.json()["Fault"]["Error"][0]["code"] == "3200"
+        assert unknown.json()["fault"]["error"][0]["code"] == "3200"

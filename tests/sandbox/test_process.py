@@ -52,7 +52,10 @@ class TestProcess:
         async with httpx.AsyncClient(base_url=server, timeout=5) as client:
             realm = (await client.post("/_admin/realms", json={"name": "Proc Co"})).json()
             tokens = (await client.post(f"/_admin/realms/{realm['realm_id']}/tokens")).json()
-            headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+            headers = {
+                "Authorization": f"Bearer {tokens['access_token']}",
+                "Accept": "application/json",
+            }
             base = f"/v3/company/{realm['realm_id']}"
             created = await client.post(
                 f"{base}/customer", json={"DisplayName": "Over HTTP"}, headers=headers

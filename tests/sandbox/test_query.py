@@ -12,7 +12,7 @@ NAMES = [
     "O'Brien & Sons",
     "Back\\slash Ltd",
     "Smart\u2019Quote Inc",
-    "Parent:Child",
+    "Smith & Co (West)",
     "Café Zürich",
     "Plain Co",
 ]
@@ -52,12 +52,12 @@ class TestQueryOperators:
         [
             ("DisplayName LIKE 'Caf%'", ["Café Zürich"]),
             ("DisplayName LIKE '%Co'", ["Plain Co"]),
-            ("DisplayName LIKE '%:%'", ["Parent:Child"]),
-            ("DisplayName IN ('Plain Co', 'Parent:Child')", ["Parent:Child", "Plain Co"]),
+            ("DisplayName LIKE '%(West)'", ["Smith & Co (West)"]),
+            ("DisplayName IN ('Plain Co', 'Smith & Co (West)')", ["Smith & Co (West)", "Plain Co"]),
             ("Id IN ('1', '2')", ["O'Brien & Sons", "Back\\slash Ltd"]),
             ("Id > '4'", ["Café Zürich", "Plain Co"]),
             ("Id <= '2'", ["O'Brien & Sons", "Back\\slash Ltd"]),
-            ("Id >= '3' AND Id < '5'", ["Smart\u2019Quote Inc", "Parent:Child"]),
+            ("Id >= '3' AND Id < '5'", ["Smart\u2019Quote Inc", "Smith & Co (West)"]),
             ("DisplayName = 'nobody'", []),
         ],
     )

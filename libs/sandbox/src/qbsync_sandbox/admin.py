@@ -107,7 +107,12 @@ def routes(state: SandboxState) -> list[Route]:
         limiter = state.limiter
         if "enabled" in body:
             limiter.enabled = bool(body["enabled"])
-        for key in ("requests_per_minute", "max_concurrent", "batch_requests_per_minute"):
+        for key in (
+            "requests_per_minute",
+            "requests_per_second",
+            "max_concurrent",
+            "batch_requests_per_minute",
+        ):
             if key in body:
                 setattr(limiter, key, int(body[key]))
         if "batch_max_items" in body:
@@ -118,6 +123,7 @@ def routes(state: SandboxState) -> list[Route]:
             {
                 "enabled": limiter.enabled,
                 "requests_per_minute": limiter.requests_per_minute,
+                "requests_per_second": limiter.requests_per_second,
                 "max_concurrent": limiter.max_concurrent,
                 "batch_requests_per_minute": limiter.batch_requests_per_minute,
                 "batch_max_items": state.settings.batch_max_items,

@@ -11,21 +11,26 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qbsync_sandbox import service
+from qbsync_sandbox import service, xmlbody
 from qbsync_sandbox.clock import loads, response_time
 from qbsync_sandbox.faults import (
     QboFault,
     authentication_fault,
+    authorization_fault,
+    business,
     required,
     system_fault,
     throttle_xml,
     unsupported,
+    unsupported_content_type,
 )
 from qbsync_sandbox.responses import QboJSONResponse
 from qbsync_sandbox.state import SandboxState
 from qbsync_sandbox.store import Realm
 
 V3_PATH = re.compile(r"^/v3/company/(?P<realm>[^/]+)/?(?P<rest>.*)$")
+MAX_REQUEST_ID = 50
+MAX_BATCH_REQUEST_ID = 36
 PDF_STUB = b"%PDF-1.4\n% qbsync sandbox stub\n%%EOF\n"
 
 
@@ -64,6 +69,11 @@ class V3Middleware:
             state.stats.record(realm_id, 401)
             await QboJSONResponse(authentication_fault(problem or ""), 401)(scope, receive, send)
             return
+        if state.lacks_scope(token):
+            state.stats.record(realm_id, 403)
+            body = authorization_fault("The access token was not granted the accounting scope.")
+            await QboJSONResponse(body, 403)(scope, receive, send)
+            return
         wait = state.limiter.try_acquire(realm_id, is_batch=rest == "batch")
         if wait is not None:
             state.stats.record(realm_id, 429)
@@ -81,6 +91,15 @@ class V3Middleware:
             response = await self.dispatch(realm, rest, request)
         finally:
             state.limiter.release(realm_id)
+        if response.media_type == "application/json" and not xmlbody.wants_json(
+            request.headers.get("accept", "")
+        ):
+            response = Response(
+                xmlbody.render(loads(bytes(response.body))),
+                response.status_code,
+                headers={"intuit_tid": response.headers.get("intuit_tid", "")},
+                media_type="application/xml",
+            )
         state.stats.record(realm_id, response.status_code)
         await response(scope, receive, send)
 
@@ -113,11 +132,13 @@ class V3Middleware:
         """Route within the realm; QBO faults become Fault JSON answers."""
         params = request.query_params
         request_id = params.get("requestid") if request.method == "POST" else None
-        if request_id and request_id in realm.request_ids:
-            status, cached = realm.request_ids[request_id]
-            return Response(cached, status, media_type="application/json")
         try:
-            body = await self.route(realm, rest, request)
+            if request_id is not None:
+                _check_request_id(request_id, batch=rest == "batch")
+            if request_id and request_id in realm.request_ids:
+                status, cached = realm.request_ids[request_id]
+                return QboJSONResponse.raw(cached, status)
+            body = await self.route(realm, rest, request, request_id)
         except QboFault as fault:
             return QboJSONResponse(fault.body(), fault.status)
         if isinstance(body, bytes):
@@ -127,17 +148,25 @@ class V3Middleware:
             realm.request_ids[request_id] = (200, bytes(response.body))
         return response
 
-    async def route(self, realm: Realm, rest: str, request: Request) -> dict[str, Any] | bytes:
+    async def route(
+        self, realm: Realm, rest: str, request: Request, request_id: str | None = None
+    ) -> dict[str, Any] | bytes:
         """Map the path and method to a service operation."""
         params = request.query_params
         parts = rest.split("/") if rest else []
         method = request.method
         if not parts:
             raise unsupported("on the company root")
-        head = parts[0].lower()
+        head = parts[0]
+        if head != head.lower():
+            # QBO's URIs are case sensitive and resource segments are lowercase.
+            raise unsupported(f"on unknown resource {head}")
+        media = _media_type(request)
         if head == "query":
             text = params.get("query")
             if text is None and method == "POST":
+                if media != "application/text":
+                    raise unsupported_content_type(media)
                 text = (await request.body()).decode("utf-8")
             if not text:
                 raise required("query")
@@ -145,7 +174,8 @@ class V3Middleware:
         if head == "cdc" and method == "GET":
             return service.cdc(realm, params.get("entities", ""), params.get("changedSince", ""))
         if head == "batch" and method == "POST":
-            return self.batch(realm, await _json_body(request))
+            _need_json(media)
+            return self.batch(realm, await _json_body(request), request_id)
         if method == "GET":
             if len(parts) == 3 and parts[2] == "pdf":
                 service.read(realm, head, parts[1])
@@ -154,9 +184,13 @@ class V3Middleware:
         if method != "POST":
             raise unsupported(f"{method} on {rest}")
         if len(parts) == 3 and parts[2] == "send":
+            if media != "application/octet-stream":
+                # A JSON content type makes QBO look for a delivery address in the body.
+                raise required("DeliveryAddress.Address")
             return service.send(realm, head, parts[1], params.get("sendTo"))
         if len(parts) != 1:
             raise unsupported(f"POST on {rest}")
+        _need_json(media)
         body = await _json_body(request)
         operation = (params.get("operation") or "").lower()
         include = {i.strip().lower() for i in (params.get("include") or "").split(",") if i}
@@ -168,7 +202,7 @@ class V3Middleware:
             return service.void(realm, head, body, style="include")
         return service.write(realm, head, body, frozenset(include))
 
-    def batch(self, realm: Realm, body: Any) -> dict[str, Any]:
+    def batch(self, realm: Realm, body: Any, request_id: str | None = None) -> dict[str, Any]:
         """POST /batch: at most ``batch_max_items`` independent items."""
         items = body.get("BatchItemRequest") if isinstance(body, dict) else None
         if not isinstance(items, list):
@@ -181,8 +215,27 @@ class V3Middleware:
                 f"A batch may carry at most {limit} items; this one has {len(items)}.",
                 element="BatchItemRequest",
             )
-        responses = [service.batch_item(realm, item) for item in items]
+        responses = service.batch_items(realm, items, with_request_id=bool(request_id))
         return {"BatchItemResponse": responses, "time": response_time()}
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _need_json(media: str) -> None:
+    if media != "application/json":
+        raise unsupported_content_type(media)
+
+
+def _check_request_id(request_id: str, *, batch: bool) -> None:
+    """Intuit's requestid limits: 50 characters, 36 on a batch request."""
+    limit = MAX_BATCH_REQUEST_ID if batch else MAX_REQUEST_ID
+    if len(request_id) > limit:
+        raise business(
+            f"The requestid may have at most {limit} characters; this one has {len(request_id)}.",
+            "requestid",
+        )
 
 
 async def _json_body(request: Request) -> Any:

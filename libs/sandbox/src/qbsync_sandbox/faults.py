@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qbsync_sandbox.clock import response_time
+from qbsync_sandbox.clock import now, response_time
 
 Json = dict[str, Any]
 
@@ -104,21 +104,62 @@ def unsupported(detail: str) -> QboFault:
 
 
 def authentication_fault(detail: str) -> Json:
-    """Body of a 401 answer for a missing, expired, revoked or foreign access token."""
+    """Body of a 401 answer for a missing, expired, revoked or foreign access token.
+
+    Token problems are caught by Intuit's gateway before the accounting service, and the
+    gateway answers in its own lowercase envelope (qbo-api.md section 3), not the
+    capitalised ``Fault`` of validation errors.
+    """
     return {
-        "Fault": {
-            "Error": [
+        "warnings": None,
+        "intuitObject": None,
+        "fault": {
+            "error": [
                 {
-                    "Message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
-                    "Detail": detail,
+                    "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                    "detail": detail,
                     "code": "3200",
-                    "element": "",
+                    "element": None,
                 }
             ],
-            "type": "AuthenticationFault",
+            "type": "AUTHENTICATION",
         },
-        "time": response_time(),
+        "report": None,
+        "queryResponse": None,
+        "batchItemResponse": [],
+        "attachableResponse": [],
+        "syncErrorResponse": None,
+        "requestId": None,
+        "time": int(now().timestamp() * 1000),
+        "status": None,
+        "cdcresponse": [],
     }
+
+
+def authorization_fault(detail: str) -> Json:
+    """Body of a 403 answer: a valid token without the accounting scope (gateway shape)."""
+    body = authentication_fault(detail)
+    body["fault"] = {
+        "error": [
+            {
+                "message": "message=AuthorizationFailed; errorCode=003100; statusCode=403",
+                "detail": detail,
+                "code": "3100",
+                "element": None,
+            }
+        ],
+        "type": "SERVICE",
+    }
+    return body
+
+
+def unsupported_content_type(content_type: str) -> QboFault:
+    """Unsupported Operation (500): the body's media type is not the one the call reads."""
+    return QboFault(
+        "500",
+        "Unsupported Operation",
+        f"Operation cannot consume content type {content_type or '(none)'}.",
+    )
 
 
 def throttle_xml() -> str:

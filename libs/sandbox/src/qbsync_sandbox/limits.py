@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from qbsync_sandbox.settings import SandboxSettings
 
 WINDOW_S = 60.0
+SECOND_S = 1.0
 
 
 @dataclass
@@ -17,12 +18,13 @@ class RealmUsage:
     """Sliding one-minute windows and the in-flight count of one realm."""
 
     requests: deque[float] = field(default_factory=deque)
+    last_second: deque[float] = field(default_factory=deque)
     batches: deque[float] = field(default_factory=deque)
     in_flight: int = 0
 
 
 class Limiter:
-    """Intuit's per-realm limits: requests/minute, concurrent requests, batch requests/minute.
+    """Intuit's per-realm limits: requests/minute and /second, concurrency, batch requests/minute.
 
     A request over a limit is refused (429) and does not count against the window.
     """
@@ -30,6 +32,7 @@ class Limiter:
     def __init__(self, settings: SandboxSettings) -> None:
         self.enabled = settings.limits_enabled
         self.requests_per_minute = settings.requests_per_minute
+        self.requests_per_second = settings.requests_per_second
         self.max_concurrent = settings.max_concurrent
         self.batch_requests_per_minute = settings.batch_requests_per_minute
         self.usage: dict[str, RealmUsage] = defaultdict(RealmUsage)
@@ -41,14 +44,19 @@ class Limiter:
         for window in (usage.requests, usage.batches):
             while window and clock - window[0] >= WINDOW_S:
                 window.popleft()
+        while usage.last_second and clock - usage.last_second[0] >= SECOND_S:
+            usage.last_second.popleft()
         if self.enabled:
             if usage.in_flight >= self.max_concurrent:
                 return 1.0
             if len(usage.requests) >= self.requests_per_minute:
                 return max(1.0, WINDOW_S - (clock - usage.requests[0]))
+            if 0 < self.requests_per_second <= len(usage.last_second):
+                return 1.0
             if is_batch and len(usage.batches) >= self.batch_requests_per_minute:
                 return max(1.0, WINDOW_S - (clock - usage.batches[0]))
         usage.requests.append(clock)
+        usage.last_second.append(clock)
         if is_batch:
             usage.batches.append(clock)
         usage.in_flight += 1
@@ -62,6 +70,7 @@ class Limiter:
         """Forget all windows (in-flight counts stay correct for running requests)."""
         for usage in self.usage.values():
             usage.requests.clear()
+            usage.last_second.clear()
             usage.batches.clear()
 
 

@@ -50,13 +50,16 @@ def routes(state: SandboxState) -> list[Route]:
         redirect_uri = params.get("redirect_uri")
         if not redirect_uri:
             return _error("invalid_request")
+        scope = " ".join(params.get("scope", "").split())
+        if not scope:
+            return _error("invalid_scope")
         realm_id = params.get("realm_id")
         if realm_id is None:
             realm_id = state.create_realm().realm_id
         elif realm_id not in state.store.realms:
             return _error("invalid_request")
         code = "AB" + secrets.token_urlsafe(24)
-        state.store.codes[code] = AuthCode(realm_id, redirect_uri, time.time() + CODE_TTL_S)
+        state.store.codes[code] = AuthCode(realm_id, redirect_uri, time.time() + CODE_TTL_S, scope)
         query = {"code": code, "realmId": realm_id}
         if params.get("state") is not None:
             query["state"] = params["state"]
@@ -66,6 +69,10 @@ def routes(state: SandboxState) -> list[Route]:
     async def token(request: Request) -> Response:
         if not _client_ok(state, request):
             return _error("invalid_client", 401)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/x-www-form-urlencoded":
+            # Intuit's token endpoint reads a form only; JSON bodies get 415.
+            return Response(status_code=415)
         form = dict(parse_qsl((await request.body()).decode("utf-8")))
         grant_type = form.get("grant_type")
         if grant_type == "authorization_code":
@@ -74,14 +81,14 @@ def routes(state: SandboxState) -> list[Route]:
                 return _error("invalid_grant")
             if form.get("redirect_uri") != grant.redirect_uri:
                 return _error("invalid_grant")
-            return JSONResponse(state.issue_tokens(grant.realm_id))
+            return JSONResponse(state.issue_tokens(grant.realm_id, grant.scope))
         if grant_type == "refresh_token":
             old = state.store.tokens.get(form.get("refresh_token", ""))
             if old is None or old.kind != "refresh" or old.revoked or old.expires_at <= time.time():
                 return _error("invalid_grant")
             # Rotation: the refresh token just used is spent.
             old.revoked = True
-            return JSONResponse(state.issue_tokens(old.realm_id))
+            return JSONResponse(state.issue_tokens(old.realm_id, old.scope))
         return _error("unsupported_grant_type")
 
     async def revoke(request: Request) -> Response:

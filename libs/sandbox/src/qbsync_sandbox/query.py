@@ -18,7 +18,7 @@ from qbsync_sandbox.faults import QboFault
 
 MAX_RESULTS = 1000
 DEFAULT_MAX_RESULTS = 100
-OPERATORS = ("<=", ">=", "!=", "=", "<", ">")
+OPERATORS = ("<=", ">=", "=", "<", ">")
 
 
 @dataclass
@@ -178,6 +178,8 @@ class _Parser:
             raise parse_error(f"Expected a property name but found {path}.")
         token = self.next()
         if token[0] == "op":
+            if token[1] == "!=":
+                raise parse_error("The operator != is not supported; QBO has no negation.")
             return Condition(path, token[1], self.literal())
         word = token[1].upper()
         if word == "LIKE":
@@ -262,7 +264,6 @@ def matches(doc: dict[str, Any], condition: Condition) -> bool:
         return False
     return {
         "=": result == 0,
-        "!=": result != 0,
         "<": result < 0,
         ">": result > 0,
         "<=": result <= 0,

@@ -24,3 +24,11 @@ class QboJSONResponse(Response):
     def render(self, content: Any) -> bytes:
         """Serialise the payload."""
         return dumps(content)
+
+    @classmethod
+    def raw(cls, body: bytes, status_code: int = 200) -> QboJSONResponse:
+        """A response around an already serialised body (a replayed answer)."""
+        response = cls(None, status_code)
+        response.body = body
+        response.init_headers({"intuit_tid": secrets.token_hex(16)})
+        return response

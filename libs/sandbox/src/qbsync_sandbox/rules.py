@@ -37,9 +37,59 @@ ACCOUNT_TYPES: dict[str, str] = {
     "Income": "Revenue",
     "Other Income": "Revenue",
 }
-# A deposit line moves money *into* a bank account; these sources are refused.
-DEPOSIT_LINE_FORBIDDEN = frozenset({"Accounts Payable", "Other Current Liability"})
+# The account types a direct (unlinked) deposit line may name (qbo-api.md, Deposit).
+DEPOSIT_LINE_TYPES = frozenset(
+    {
+        "Income",
+        "Other Income",
+        "Expense",
+        "Other Expense",
+        "Other Current Asset",
+        "Equity",
+        "Cost of Goods Sold",
+    }
+)
+# Where received money may land: Deposit, Payment, SalesReceipt, RefundReceipt.
+CASH_TYPES = frozenset({"Bank", "Other Current Asset"})
+# The paying account of a Purchase, by PaymentType.
+PURCHASE_ACCOUNT_TYPES = {
+    "Cash": frozenset({"Bank"}),
+    "Check": frozenset({"Bank"}),
+    "CreditCard": frozenset({"Credit Card"}),
+}
+# Accounts that may carry a foreign currency; all others are in the home currency.
+FOREIGN_CURRENCY_TYPES = frozenset(
+    {"Bank", "Credit Card", "Accounts Receivable", "Accounts Payable"}
+)
+# AccountSubType QBO assigns when only AccountType is given (qbo-api.md, Account).
+DEFAULT_SUBTYPES = {
+    "Bank": "CashOnHand",
+    "Other Current Asset": "EmployeeCashAdvances",
+    "Fixed Asset": "FurnitureAndFixtures",
+    "Other Asset": "Licenses",
+    "Equity": "OpeningBalanceEquity",
+    "Expense": "Travel",
+    "Other Expense": "Depreciation",
+    "Cost of Goods Sold": "CostOfLaborCos",
+    "Long Term Liability": "NotesPayable",
+    "Other Current Liability": "OtherCurrentLiabilities",
+    "Income": "OtherPrimaryIncome",
+    "Other Income": "OtherInvestmentIncome",
+    "Accounts Receivable": "AccountsReceivable",
+    "Accounts Payable": "AccountsPayable",
+    "Credit Card": "CreditCard",
+}
 SALES_TYPES = frozenset({"Invoice", "CreditMemo", "SalesReceipt", "RefundReceipt"})
+# Customer name parts and their maximum lengths.
+NAME_PARTS = (
+    ("Title", 16),
+    ("GivenName", 100),
+    ("MiddleName", 100),
+    ("FamilyName", 100),
+    ("Suffix", 16),
+)
+AUTO_GENERATE = "AUTO_GENERATE"
+AUTO_GENERATE_TYPES = frozenset({"Invoice", "SalesReceipt"})
 
 
 class Context:
@@ -93,6 +143,46 @@ def _duplicate_name(ctx: Context, entity: str, field: str, name: str) -> None:
             )
 
 
+def _forbidden_characters(doc: Json, element: str, characters: str) -> None:
+    """Reject names holding characters QBO reserves (":" separates levels of a name)."""
+    value = doc.get(element)
+    if not isinstance(value, str):
+        return
+    found = sorted({c for c in characters if c in value})
+    if found:
+        shown = ", ".join(repr(c) for c in found)
+        raise business(f"{element} may not contain {shown}.", element)
+
+
+def _account_of_type(
+    account: Json | None, allowed: frozenset[str], element: str, what: str
+) -> None:
+    assert account is not None
+    if account.get("AccountType") not in allowed:
+        raise business(
+            f"Account {account['Id']} is of type {account.get('AccountType')}; {what} must "
+            f"be one of {', '.join(sorted(allowed))}.",
+            element,
+        )
+
+
+def _email(doc: Json, element: str) -> None:
+    email = doc.get(element)
+    if not isinstance(email, dict) or not email.get("Address"):
+        return
+    address = str(email["Address"])
+    if len(address) > 100:
+        length({element: address}, element, 100)
+    local, _, domain = address.partition("@")
+    if not local or "." not in domain:
+        raise QboFault(
+            "2210",
+            "Invalid Email Address format",
+            f"The email address {address} is not a valid RFC 822 address.",
+            element=element,
+        )
+
+
 def _home(realm: Realm) -> str:
     return realm.home_currency
 
@@ -107,14 +197,19 @@ def _multicurrency(realm: Realm) -> bool:
 
 def normalise_customer(doc: Json, ctx: Context) -> Json:
     """Customer: DisplayName unique (6240, case-insensitive), currency fixed after create."""
+    for part, maximum in NAME_PARTS:
+        length(doc, part, maximum)
+        _forbidden_characters(doc, part, ":\t\n")
     name = doc.get("DisplayName")
     if not name:
-        parts = [doc.get(k) for k in ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")]
-        name = " ".join(str(p) for p in parts if p) or doc.get("CompanyName")
+        # Built from the name parts; CompanyName alone does not name a customer.
+        parts = [doc.get(k) for k, _ in NAME_PARTS]
+        name = " ".join(str(p) for p in parts if p)
     if not name or not str(name).strip():
         raise required("DisplayName")
     doc["DisplayName"] = str(name)
     length(doc, "DisplayName", 500)
+    _forbidden_characters(doc, "DisplayName", ":\t\n")
     length(doc, "CompanyName", 100)
     _duplicate_name(ctx, "Customer", "DisplayName", doc["DisplayName"])
     doc["FullyQualifiedName"] = doc["DisplayName"]
@@ -133,14 +228,7 @@ def normalise_customer(doc: Json, ctx: Context) -> Json:
                 f"Currency {code} can only be used when multicurrency is enabled.", "CurrencyRef"
             )
         doc["CurrencyRef"] = currency_ref(code)
-    email = doc.get("PrimaryEmailAddr")
-    if isinstance(email, dict) and email.get("Address") and "@" not in str(email["Address"]):
-        raise QboFault(
-            "2210",
-            "Invalid Email Address format",
-            f"The email address {email['Address']} is not a valid RFC 822 address.",
-            element="PrimaryEmailAddr",
-        )
+    _email(doc, "PrimaryEmailAddr")
     return doc
 
 
@@ -155,13 +243,28 @@ def _named(doc: Json, ctx: Context, entity: str, maximum: int = 100) -> None:
 
 
 def normalise_item(doc: Json, ctx: Context) -> Json:
-    """Item: unique Name, valid income/expense account references."""
+    """Item: unique Name, a Type (required since minorversion 4), valid account references."""
     _named(doc, ctx, "Item")
+    if doc.get("Type") in (None, ""):
+        raise required("Type")
     doc["Type"] = _enum(
-        doc.get("Type", "Service"),
+        doc.get("Type"),
         {"Service", "NonInventory", "Inventory", "Category", "Group"},
         "Type",
     )
+    if doc["Type"] == "Group" and ctx.old is None:
+        raise business("Group items (bundles) cannot be created through the API.", "Type")
+    if ctx.old is not None and ctx.old.get("TrackQtyOnHand") and not doc.get("TrackQtyOnHand"):
+        raise business("TrackQtyOnHand cannot be turned off once on.", "TrackQtyOnHand")
+    if doc["Type"] == "Inventory":
+        if not doc.get("TrackQtyOnHand"):
+            raise business("An Inventory item must track its quantity on hand.", "TrackQtyOnHand")
+        for needed in ("QtyOnHand", "InvStartDate"):
+            if doc.get(needed) is None:
+                raise required(needed)
+        doc["AssetAccountRef"], _ = resolve(
+            ctx.realm, doc.get("AssetAccountRef"), "Account", "AssetAccountRef", needed=True
+        )
     if doc["Type"] in ("Service", "NonInventory", "Inventory"):
         ref, _ = resolve(
             ctx.realm, doc.get("IncomeAccountRef"), "Account", "IncomeAccountRef", needed=True
@@ -177,18 +280,39 @@ def normalise_item(doc: Json, ctx: Context) -> Json:
 
 
 def normalise_account(doc: Json, ctx: Context) -> Json:
-    """Account: unique Name, known AccountType; Classification derived."""
+    """Account: unique Name, known AccountType; Classification and default subtype derived."""
     _named(doc, ctx, "Account")
+    _forbidden_characters(doc, "Name", '":')
+    _forbidden_characters(doc, "AcctNum", ":")
     if not doc.get("AccountType"):
-        raise required("AccountType")
+        raise QboFault(
+            "6010",
+            "Required param missing, need to supply the required value for the API",
+            "An account needs an AccountType (and may give an AccountSubType).",
+            element="AccountType",
+        )
     doc["AccountType"] = _enum(doc["AccountType"], set(ACCOUNT_TYPES), "AccountType")
     doc["Classification"] = ACCOUNT_TYPES[doc["AccountType"]]
+    if not doc.get("AccountSubType"):
+        doc["AccountSubType"] = DEFAULT_SUBTYPES[doc["AccountType"]]
     doc.setdefault("SubAccount", False)
     doc.setdefault("CurrentBalance", ZERO)
     if ctx.old is not None:
         doc["CurrencyRef"] = ctx.old.get("CurrencyRef")
     else:
-        doc["CurrencyRef"] = currency_ref(ref_value(doc.get("CurrencyRef")) or _home(ctx.realm))
+        code = ref_value(doc.get("CurrencyRef")) or _home(ctx.realm)
+        if code != _home(ctx.realm):
+            if not _multicurrency(ctx.realm):
+                raise business(
+                    f"Currency {code} can only be used when multicurrency is enabled.",
+                    "CurrencyRef",
+                )
+            if doc["AccountType"] not in FOREIGN_CURRENCY_TYPES:
+                raise business(
+                    f"An account of type {doc['AccountType']} is always in the home currency.",
+                    "CurrencyRef",
+                )
+        doc["CurrencyRef"] = currency_ref(code)
     return doc
 
 
@@ -221,7 +345,8 @@ def _header(doc: Json, ctx: Context, entity: str, customer: Json | None) -> None
     custom = bool(prefs.get("SalesFormsPrefs", {}).get("CustomTxnNumbers"))
     length(doc, "DocNumber", 21)
     length(doc, "PrivateNote", 4000)
-    if doc.get("DocNumber") in (None, "") and entity in UNIQUE_DOCNUMBER and not custom:
+    auto = doc.get("DocNumber") == AUTO_GENERATE and entity in AUTO_GENERATE_TYPES
+    if auto or (doc.get("DocNumber") in (None, "") and entity in UNIQUE_DOCNUMBER and not custom):
         realm.auto_doc_number += 1
         doc["DocNumber"] = str(realm.auto_doc_number)
     number = doc.get("DocNumber")
@@ -260,9 +385,13 @@ def _header(doc: Json, ctx: Context, entity: str, customer: Json | None) -> None
         raise business(f"Currency {code} needs multicurrency enabled.", "CurrencyRef")
     doc["CurrencyRef"] = currency_ref(code)
     rate = doc.get("ExchangeRate")
+    # Home-currency transactions are always at 1. A foreign one without a rate is booked
+    # at 1 too, as QBO documents (the FX = 1 trap integrations fall into).
     doc["ExchangeRate"] = (
         Decimal(1) if code == home or rate is None else to_decimal(rate, "ExchangeRate")
     )
+    if doc["ExchangeRate"] <= 0:
+        raise business("ExchangeRate must be greater than zero.", "ExchangeRate")
     if doc.get("DepartmentRef") is not None:
         doc["DepartmentRef"], _ = resolve(
             realm, doc["DepartmentRef"], "Department", "DepartmentRef"
@@ -293,6 +422,27 @@ def _lines(doc: Json) -> list[Json]:
     return lines
 
 
+def _qty_times_price(line: Json, detail: Json, prefix: str) -> None:
+    """Fill or check a line's Amount against Qty x UnitPrice (6070 when they differ)."""
+    qty = detail.get("Qty")
+    price = detail.get("UnitPrice")
+    qty_d = None if qty is None else to_decimal(qty, f"{prefix}.Qty")
+    price_d = None if price is None else to_decimal(price, f"{prefix}.UnitPrice")
+    if line.get("Amount") is None:
+        if qty_d is None or price_d is None:
+            raise required("Line.Amount")
+        line["Amount"] = cents(qty_d * price_d)
+    line["Amount"] = amount(line["Amount"], "Line.Amount")
+    if qty_d is not None and price_d is not None and cents(qty_d * price_d) != line["Amount"]:
+        raise QboFault(
+            "6070",
+            "Amount is not equal to UnitPrice * Qty",
+            f"Amount calculation error : Amount {line['Amount']} does not equal "
+            f"UnitPrice {price_d} * Qty {qty_d}.",
+            element="Line.Amount",
+        )
+
+
 def _sales_lines(doc: Json, ctx: Context) -> Decimal:
     """Validate sales lines; return the TotalAmt before tax."""
     realm = ctx.realm
@@ -309,29 +459,7 @@ def _sales_lines(doc: Json, ctx: Context) -> Decimal:
             detail["ItemRef"], _ = resolve(
                 realm, ref, "Item", "Line.SalesItemLineDetail.ItemRef", needed=True
             )
-            qty = detail.get("Qty")
-            price = detail.get("UnitPrice")
-            qty_d = None if qty is None else to_decimal(qty, "Line.SalesItemLineDetail.Qty")
-            price_d = (
-                None if price is None else to_decimal(price, "Line.SalesItemLineDetail.UnitPrice")
-            )
-            if line.get("Amount") is None:
-                if qty_d is None or price_d is None:
-                    raise required("Line.Amount")
-                line["Amount"] = cents(qty_d * price_d)
-            line["Amount"] = amount(line["Amount"], "Line.Amount")
-            if (
-                qty_d is not None
-                and price_d is not None
-                and cents(qty_d * price_d) != line["Amount"]
-            ):
-                raise QboFault(
-                    "6070",
-                    "Amount is not equal to UnitPrice * Qty",
-                    f"Amount calculation error : Amount {line['Amount']} does not equal "
-                    f"UnitPrice {price_d} * Qty {qty_d}.",
-                    element="Line.Amount",
-                )
+            _qty_times_price(line, detail, "Line.SalesItemLineDetail")
             for key, entity in (("TaxCodeRef", "TaxCode"), ("ClassRef", "Class")):
                 if detail.get(key) is not None:
                     detail[key], _ = resolve(
@@ -365,6 +493,8 @@ def _sales_lines(doc: Json, ctx: Context) -> Decimal:
             realm, ref, "Account", "Line.DiscountLineDetail.DiscountAccountRef"
         )
         total -= line["Amount"]
+    if not kept:
+        raise required("Line")
     _line_ids(kept, ctx.old)
     kept.append({"Amount": subtotal, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
     doc["Line"] = kept
@@ -427,15 +557,19 @@ def normalise_sales(entity: str) -> Callable[[Json, Context], Json]:
             doc.setdefault("AllowOnlineCreditCardPayment", False)
             doc.setdefault("AllowOnlineACHPayment", False)
             doc.setdefault("Deposit", ZERO)
-            length(doc, "CustomerMemo", 1000)
+            memo = doc.get("CustomerMemo")
+            if isinstance(memo, dict):
+                length(memo, "value", 1000)
+            _email(doc, "BillEmail")
         if entity in ("SalesReceipt", "RefundReceipt"):
             default = None
             if entity == "SalesReceipt":
                 default = {"value": account_by_name(realm, "Undeposited Funds")["Id"]}
             ref = doc.get("DepositToAccountRef") or default
-            doc["DepositToAccountRef"], _ = resolve(
+            doc["DepositToAccountRef"], account = resolve(
                 realm, ref, "Account", "DepositToAccountRef", needed=True
             )
+            _account_of_type(account, CASH_TYPES, "DepositToAccountRef", "DepositToAccountRef")
         if doc.get("PaymentMethodRef") is not None:
             doc["PaymentMethodRef"], _ = resolve(
                 realm, doc["PaymentMethodRef"], "PaymentMethod", "PaymentMethodRef"
@@ -460,9 +594,10 @@ def normalise_payment(doc: Json, ctx: Context) -> Json:
     ref = doc.get("DepositToAccountRef") or {
         "value": account_by_name(realm, "Undeposited Funds")["Id"]
     }
-    doc["DepositToAccountRef"], _ = resolve(
+    doc["DepositToAccountRef"], account = resolve(
         realm, ref, "Account", "DepositToAccountRef", needed=True
     )
+    _account_of_type(account, CASH_TYPES, "DepositToAccountRef", "DepositToAccountRef")
     if doc.get("PaymentMethodRef") is not None:
         doc["PaymentMethodRef"], _ = resolve(
             realm, doc["PaymentMethodRef"], "PaymentMethod", "PaymentMethodRef"
@@ -487,8 +622,12 @@ def normalise_payment(doc: Json, ctx: Context) -> Json:
                 element="Line.LinkedTxn.TxnId",
             )
         if ref_value(target.get("CustomerRef")) != customer["Id"]:
-            raise business(
-                f"{target_type} {target_id} belongs to another customer.", "Line.LinkedTxn"
+            raise QboFault(
+                "620",
+                "Transaction cannot be linked",
+                f"{target_type} {target_id} belongs to another customer and cannot be linked "
+                "to this payment.",
+                element="Line.LinkedTxn.TxnId",
             )
         if (target_type, target_id) in seen:
             raise business(f"{target_type} {target_id} is linked twice.", "Line.LinkedTxn")
@@ -516,8 +655,14 @@ def normalise_purchase(doc: Json, ctx: Context) -> Json:
     doc["PaymentType"] = _enum(
         doc.get("PaymentType"), {"Cash", "Check", "CreditCard"}, "PaymentType"
     )
-    doc["AccountRef"], _ = resolve(
+    doc["AccountRef"], paying = resolve(
         realm, doc.get("AccountRef"), "Account", "AccountRef", needed=True
+    )
+    _account_of_type(
+        paying,
+        PURCHASE_ACCOUNT_TYPES[doc["PaymentType"]],
+        "AccountRef",
+        f"the AccountRef of a {doc['PaymentType']} purchase",
     )
     customer = None
     entity_ref = doc.get("EntityRef")
@@ -528,8 +673,9 @@ def normalise_purchase(doc: Json, ctx: Context) -> Json:
     _header(doc, ctx, "Purchase", None)
     total = ZERO
     for line in _lines(doc):
-        line["Amount"] = amount(line.get("Amount", 0), "Line.Amount")
         kind = line.get("DetailType")
+        if kind != "ItemBasedExpenseLineDetail":
+            line["Amount"] = amount(line.get("Amount", 0), "Line.Amount")
         if kind == "AccountBasedExpenseLineDetail":
             detail = line.setdefault("AccountBasedExpenseLineDetail", {})
             detail["AccountRef"], _ = resolve(
@@ -548,6 +694,7 @@ def normalise_purchase(doc: Json, ctx: Context) -> Json:
                 "Line.ItemBasedExpenseLineDetail.ItemRef",
                 needed=True,
             )
+            _qty_times_price(line, detail, "Line.ItemBasedExpenseLineDetail")
         else:
             raise QboFault(
                 "2170",
@@ -556,6 +703,8 @@ def normalise_purchase(doc: Json, ctx: Context) -> Json:
                 element="Line.DetailType",
             )
         total += line["Amount"]
+    if not _lines(doc):
+        raise required("Line")
     _line_ids(_lines(doc), ctx.old)
     del customer
     doc["TotalAmt"] = total
@@ -566,9 +715,16 @@ def normalise_purchase(doc: Json, ctx: Context) -> Json:
 def normalise_deposit(doc: Json, ctx: Context) -> Json:
     """Deposit: Dr the bank account, Cr line accounts or the linked payments' account."""
     realm = ctx.realm
-    doc["DepositToAccountRef"], _ = resolve(
+    doc["DepositToAccountRef"], target = resolve(
         realm, doc.get("DepositToAccountRef"), "Account", "DepositToAccountRef", needed=True
     )
+    _account_of_type(target, CASH_TYPES, "DepositToAccountRef", "a deposit's account")
+    assert target is not None
+    if target.get("AccountSubType") == "UndepositedFunds":
+        raise business(
+            "Select a bank account for this deposit, not Undeposited Funds.",
+            "DepositToAccountRef",
+        )
     _header(doc, ctx, "Deposit", None)
     total = ZERO
     for line in _lines(doc):
@@ -578,12 +734,20 @@ def normalise_deposit(doc: Json, ctx: Context) -> Json:
             link = links[0]
             kind = _enum(link.get("TxnType"), {"Payment", "SalesReceipt"}, "LinkedTxn.TxnType")
             target_id = str(link.get("TxnId", ""))
-            if realm.get(kind, target_id) is None:
+            source = realm.get(kind, target_id)
+            if source is None:
                 raise QboFault(
                     "610",
                     "Object Not Found",
                     f"Object Not Found : {kind} {target_id} does not exist.",
                     element="Line.LinkedTxn.TxnId",
+                )
+            held = realm.get("Account", ref_value(source.get("DepositToAccountRef")))
+            if held is None or held.get("AccountSubType") != "UndepositedFunds":
+                raise business(
+                    f"{kind} {target_id} was not received into Undeposited Funds, so there is "
+                    "nothing to deposit.",
+                    "Line.LinkedTxn",
                 )
             holders = realm.deposited.get(target_id, set()) - {ctx.own_id or ""}
             if kind == "Payment" and holders:
@@ -599,13 +763,12 @@ def normalise_deposit(doc: Json, ctx: Context) -> Json:
                 "Line.DepositLineDetail.AccountRef",
                 needed=True,
             )
-            assert account is not None
-            if account.get("AccountType") in DEPOSIT_LINE_FORBIDDEN:
-                raise business(
-                    f"Account {account['Id']} of type {account['AccountType']} cannot be used "
-                    "on a deposit line.",
-                    "Line.DepositLineDetail.AccountRef",
-                )
+            _account_of_type(
+                account,
+                DEPOSIT_LINE_TYPES,
+                "Line.DepositLineDetail.AccountRef",
+                "the account of a deposit line",
+            )
             detail["AccountRef"] = ref
             entity = detail.get("Entity")
             if isinstance(entity, dict) and entity.get("type", "Customer") == "Customer":
@@ -620,6 +783,8 @@ def normalise_deposit(doc: Json, ctx: Context) -> Json:
                     "Line.DepositLineDetail.PaymentMethodRef",
                 )
         total += line["Amount"]
+    if not _lines(doc):
+        raise required("Line")
     _line_ids(_lines(doc), ctx.old)
     doc["TotalAmt"] = total
     return doc
@@ -668,6 +833,20 @@ def normalise_journal(doc: Json, ctx: Context) -> Json:
                 "A line on an Accounts Receivable account needs a customer.",
                 "Line.JournalEntryLineDetail.Entity",
             )
+        elif account.get("AccountType") == "Accounts Payable":
+            # A/P lines need a Vendor; vendors are not emulated, so any reference is unknown.
+            if not isinstance(entity, dict) or entity.get("Type") != "Vendor":
+                raise business(
+                    "A line on an Accounts Payable account needs a vendor.",
+                    "Line.JournalEntryLineDetail.Entity",
+                )
+            resolve(
+                realm,
+                entity.get("EntityRef"),
+                "Vendor",
+                "Line.JournalEntryLineDetail.Entity.EntityRef",
+                needed=True,
+            )
         if posting == "Debit":
             debits += line["Amount"]
         else:
@@ -687,9 +866,11 @@ def normalise_preferences(doc: Json, ctx: Context) -> Json:
     old = ctx.old or {}
     was = bool(old.get("CurrencyPrefs", {}).get("MultiCurrencyEnabled"))
     prefs = doc.setdefault("CurrencyPrefs", {})
-    if was and not prefs.get("MultiCurrencyEnabled"):
+    if bool(prefs.get("MultiCurrencyEnabled")) != was:
+        # Multicurrency is switched on in the QBO UI only, and never off again.
         raise business(
-            "Multicurrency cannot be turned off once on.", "CurrencyPrefs.MultiCurrencyEnabled"
+            "Multicurrency can only be turned on in QuickBooks itself, and never off.",
+            "CurrencyPrefs.MultiCurrencyEnabled",
         )
     prefs["HomeCurrency"] = {"value": ctx.realm.home_currency}
     return doc

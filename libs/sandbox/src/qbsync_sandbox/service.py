@@ -279,7 +279,8 @@ def run_query(realm: Realm, text: str) -> Json:
     """Execute a SELECT and return the ``QueryResponse`` object (without envelope)."""
     parsed = query.parse(text)
     kind = KINDS.get(parsed.entity.lower())
-    if kind is None:
+    if kind is None or kind.name != parsed.entity:
+        # Entity names in queries are case sensitive: Invoice, not invoice.
         raise query.parse_error(f"Unknown entity {parsed.entity}.")
     docs = list(realm.all(kind.name))
     conditions = parsed.where
@@ -351,10 +352,30 @@ def cdc(realm: Realm, entities: str, changed_since: str) -> Json:
     return {"CDCResponse": [{"QueryResponse": groups}], "time": response_time()}
 
 
-def batch_item(realm: Realm, item: Json) -> Json:
-    """Execute one BatchItemRequest; faults become the item's ``Fault``."""
-    bid = item.get("bId")
+MAX_BID_WITH_REQUEST_ID = 10
+
+
+def batch_items(realm: Realm, items: list[Any], *, with_request_id: bool) -> list[Json]:
+    """Execute the items of one batch; none sees what another item of it created."""
+    realm.batch_created = set()
     try:
+        return [batch_item(realm, item, with_request_id=with_request_id) for item in items]
+    finally:
+        realm.batch_created = None
+
+
+def batch_item(realm: Realm, item: Any, *, with_request_id: bool = False) -> Json:
+    """Execute one BatchItemRequest; faults become the item's ``Fault``."""
+    bid = item.get("bId") if isinstance(item, dict) else None
+    try:
+        if not isinstance(item, dict):
+            raise business("A batch item must be a JSON object.", "BatchItemRequest")
+        if with_request_id and len(str(bid or "")) > MAX_BID_WITH_REQUEST_ID:
+            raise business(
+                f"With a requestid, a bId may have at most {MAX_BID_WITH_REQUEST_ID} "
+                f"characters; {bid} has {len(str(bid))}.",
+                "bId",
+            )
         return {"bId": bid, **_batch_item(realm, item)}
     except QboFault as fault:
         return {"bId": bid, "Fault": fault.fault()}

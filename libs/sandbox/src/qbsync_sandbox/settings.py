@@ -9,14 +9,15 @@ class SandboxSettings(BaseSettings):
     """Limits, OAuth client and behaviour knobs of one emulator instance.
 
     The default limits are Intuit's published per-realm limits: 500 requests per
-    minute, 10 concurrent requests, batches of at most 30 items and 40 batch
-    requests per minute.
+    minute, 10 requests per second, 10 concurrent requests, batches of at most 30
+    items and 40 batch requests per minute.
     """
 
     model_config = SettingsConfigDict(env_prefix="QBSYNC_SANDBOX_", extra="ignore")
 
     limits_enabled: bool = True
     requests_per_minute: int = 500
+    requests_per_second: int = 10  # 0 switches the per-second limit off
     max_concurrent: int = 10
     batch_max_items: int = 30
     batch_requests_per_minute: int = 40

@@ -9,7 +9,7 @@ from typing import Any
 from qbsync_sandbox.limits import Chaos, Limiter, Stats
 from qbsync_sandbox.seed import seed_realm
 from qbsync_sandbox.settings import SandboxSettings
-from qbsync_sandbox.store import Realm, Store, TokenGrant
+from qbsync_sandbox.store import ACCOUNTING_SCOPE, Realm, Store, TokenGrant
 
 REFRESH_TOKEN_TTL_S = 100 * 24 * 3600  # Intuit: refresh tokens live 100 days, rolling
 
@@ -38,14 +38,16 @@ class SandboxState:
         self.store.realms[realm_id] = realm
         return realm
 
-    def issue_tokens(self, realm_id: str) -> dict[str, Any]:
+    def issue_tokens(self, realm_id: str, scope: str = ACCOUNTING_SCOPE) -> dict[str, Any]:
         """Issue a fresh access/refresh token pair for a realm (Intuit's token response)."""
         access = "eyJ" + secrets.token_urlsafe(48)
         refresh = "AB1" + secrets.token_urlsafe(36)
         clock = time.time()
         ttl = self.settings.access_token_ttl_s
-        self.store.tokens[access] = TokenGrant(realm_id, clock + ttl, "access")
-        self.store.tokens[refresh] = TokenGrant(realm_id, clock + REFRESH_TOKEN_TTL_S, "refresh")
+        self.store.tokens[access] = TokenGrant(realm_id, clock + ttl, "access", scope=scope)
+        self.store.tokens[refresh] = TokenGrant(
+            realm_id, clock + REFRESH_TOKEN_TTL_S, "refresh", scope=scope
+        )
         return {
             "token_type": "bearer",
             "expires_in": ttl,
@@ -68,6 +70,11 @@ class SandboxState:
         if grant.realm_id != realm_id:
             return "The bearer token was issued for another company."
         return None
+
+    def lacks_scope(self, token: str | None) -> bool:
+        """True when a (valid) access token was not granted the accounting scope."""
+        grant = self.store.tokens.get(token or "")
+        return grant is not None and ACCOUNTING_SCOPE not in grant.scope.split()
 
     def revoke_realm(self, realm_id: str) -> None:
         """Revoke every token of a realm."""

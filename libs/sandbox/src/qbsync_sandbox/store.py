@@ -11,6 +11,7 @@ from typing import Any
 from qbsync_sandbox.clock import stamp
 
 Json = dict[str, Any]
+ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
 
 
 @dataclass
@@ -41,6 +42,10 @@ class Realm:
     deposited: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     request_ids: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     auto_doc_number: int = 1000
+    # While a batch runs: what its items created. Batch items are independent in QBO
+    # (no item may use an object made by another item of the same batch), so these stay
+    # invisible to reads, references and queries until the batch ends.
+    batch_created: set[tuple[str, str]] | None = None
 
     def new_id(self, entity: str) -> str:
         """Allocate the next Id for an entity type."""
@@ -50,11 +55,17 @@ class Realm:
 
     def get(self, entity: str, entity_id: object) -> Json | None:
         """Return a live entity or None."""
+        if self.batch_created and (entity, str(entity_id)) in self.batch_created:
+            return None
         return self.entities[entity].get(str(entity_id))
 
     def all(self, entity: str) -> list[Json]:
         """Return the live entities of a type ordered by numeric Id."""
-        return sorted(self.entities[entity].values(), key=lambda e: _id_key(e.get("Id")))
+        hidden = self.batch_created or set()
+        return sorted(
+            (e for e in self.entities[entity].values() if (entity, str(e["Id"])) not in hidden),
+            key=lambda e: _id_key(e.get("Id")),
+        )
 
     def is_deleted(self, entity: str, entity_id: str) -> bool:
         """True when the entity existed and was deleted."""
@@ -69,6 +80,8 @@ class Realm:
         doc["sparse"] = False
         doc["MetaData"] = {"CreateTime": moment, "LastUpdatedTime": moment}
         self.entities[entity][doc["Id"]] = doc
+        if self.batch_created is not None:
+            self.batch_created.add((entity, doc["Id"]))
         return doc
 
     def bump(self, doc: Json) -> Json:
@@ -96,6 +109,7 @@ class TokenGrant:
     expires_at: float
     kind: str
     revoked: bool = False
+    scope: str = ACCOUNTING_SCOPE
 
 
 @dataclass
@@ -105,6 +119,7 @@ class AuthCode:
     realm_id: str
     redirect_uri: str
     expires_at: float
+    scope: str = ACCOUNTING_SCOPE
 
 
 class Store:
