@@ -1,20 +1,56 @@
 """Wiring shared by every service's `app.py`: settings -> telemetry -> broker -> app.
 
-A service supplies its name, schema, migrations folder and routers; the lifespan
+A service supplies its name, schema, migrations folder and routers; startup
 creates missing topics and migrates the service's schema before consuming.
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from faststream import FastStream
-from faststream.kafka import KafkaRouter
+from faststream.kafka import KafkaBroker, KafkaRouter
+from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from qbsync_core.broker import ensure_topics, make_broker
 from qbsync_core.db import migrate
 from qbsync_core.settings import QbsyncSettings
 from qbsync_core.telemetry import setup_logging, setup_tracing
+
+
+@dataclass
+class Runtime:
+    """The objects every service process has exactly one of."""
+
+    name: str
+    settings: QbsyncSettings
+    tracer_provider: TracerProvider
+    broker: KafkaBroker
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+
+def build_runtime(
+    name: str, settings: QbsyncSettings, registry: CollectorRegistry | None = None
+) -> Runtime:
+    """Logging, tracing and the broker for service `name` (no I/O)."""
+    registry = registry or CollectorRegistry()
+    setup_logging(name, settings.log_level)
+    tracer_provider = setup_tracing(name, settings.otel_exporter_otlp_endpoint)
+    broker = make_broker(
+        settings.kafka_bootstrap_servers,
+        client_id=name,
+        idempotent=settings.kafka_idempotent_producer,
+        tracer_provider=tracer_provider,
+        registry=registry,
+    )
+    return Runtime(name, settings, tracer_provider, broker, registry)
+
+
+async def prepare(settings: QbsyncSettings, schema: str, migrations_dir: Path) -> None:
+    """Create missing topics and migrate the service's schema."""
+    await ensure_topics(settings.kafka_bootstrap_servers)
+    await migrate(settings.database_url, schema, migrations_dir)
 
 
 def create_service_app(
@@ -25,27 +61,18 @@ def create_service_app(
     settings: QbsyncSettings,
     routers: Sequence[KafkaRouter] = (),
 ) -> FastStream:
-    """Build a FastStream app for one service (no I/O until it starts)."""
-    setup_logging(name, settings.log_level)
-    tracer_provider = setup_tracing(name, settings.otel_exporter_otlp_endpoint)
-    broker = make_broker(
-        settings.kafka_bootstrap_servers,
-        client_id=name,
-        idempotent=settings.kafka_idempotent_producer,
-        tracer_provider=tracer_provider,
-        registry=CollectorRegistry(),
-    )
+    """Build a FastStream app for a Kafka-only service (no I/O until it starts)."""
+    runtime = build_runtime(name, settings)
     for router in routers:
-        broker.include_router(router)
-    app = FastStream(broker)
+        runtime.broker.include_router(router)
+    app = FastStream(runtime.broker)
 
     @app.on_startup
     async def _prepare() -> None:
-        await ensure_topics(settings.kafka_bootstrap_servers)
-        await migrate(settings.database_url, schema, migrations_dir)
+        await prepare(settings, schema, migrations_dir)
 
     @app.after_shutdown
     async def _flush_spans() -> None:
-        tracer_provider.shutdown()
+        runtime.tracer_provider.shutdown()
 
     return app

@@ -51,7 +51,11 @@ class QbsyncSettings(BaseSettings):
         populate_by_name=True,
     )
 
-    environment: Environment = Environment.DEVELOPMENT
+    # Shared fields name their variables explicitly, so a service's own env_prefix
+    # (QBSYNC_INGEST_, ...) applies only to its own fields.
+    environment: Environment = Field(
+        default=Environment.DEVELOPMENT, validation_alias=AliasChoices(f"{ENV_PREFIX}ENVIRONMENT")
+    )
     kafka_bootstrap_servers: str = Field(
         validation_alias=AliasChoices(
             "KAFKA_BOOTSTRAP_SERVERS", f"{ENV_PREFIX}KAFKA_BOOTSTRAP_SERVERS"
@@ -64,6 +68,7 @@ class QbsyncSettings(BaseSettings):
     )
     kafka_idempotent_producer: bool = Field(
         default=True,
+        validation_alias=AliasChoices(f"{ENV_PREFIX}KAFKA_IDEMPOTENT_PRODUCER"),
         description=(
             "Idempotent producer (no duplicates on producer retry). The embedded Tansu broker "
             "does not implement InitProducerId, so the dev stack turns it off; dedupe keys "
@@ -75,7 +80,7 @@ class QbsyncSettings(BaseSettings):
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector URL; unset means spans are not exported.",
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices(f"{ENV_PREFIX}LOG_LEVEL"))
 
     @field_validator("database_url")
     @classmethod

@@ -1,21 +1,78 @@
-"""Wiring of the ingest service: the only place its objects are constructed."""
+"""Wiring of the ingest service: the only place its objects are constructed.
 
+One process serves HTTP (FastAPI under uvicorn) and consumes qbsync.inbound.v1;
+both feed the same intake path.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-from faststream import FastStream
-from qbsync_core.service import create_service_app
-from qbsync_core.settings import QbsyncSettings, load_settings
+import asyncpg
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from opentelemetry.trace import SpanKind
+from qbsync_core.db import create_pool
+from qbsync_core.service import build_runtime, prepare
+from qbsync_core.settings import load_settings
+
+from qbsync_ingest import handlers, http
+from qbsync_ingest.forwarding import KafkaForwarder
+from qbsync_ingest.metrics import IntakeMetrics
+from qbsync_ingest.settings import IngestSettings
 
 SERVICE_NAME = "qbsync-ingest"
 SCHEMA = "ingest"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def create_app(settings: QbsyncSettings | None = None) -> FastStream:
-    """The ingest FastStream app (handlers arrive with the ingest issue)."""
-    return create_service_app(
-        name=SERVICE_NAME,
-        schema=SCHEMA,
-        migrations_dir=MIGRATIONS,
-        settings=settings or load_settings(QbsyncSettings),
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    """The ingest ASGI app; its lifespan migrates, opens the pool and starts the consumer."""
+    settings = settings or load_settings(IngestSettings)
+    metrics = IntakeMetrics()
+    runtime = build_runtime(SERVICE_NAME, settings, metrics.registry)
+    pool_ref: list[asyncpg.Pool] = []
+    runtime.broker.include_router(
+        handlers.build_router(settings, pool_ref, KafkaForwarder(runtime.broker), metrics)
     )
+    deps = http.HttpDeps(settings=settings, metrics=metrics)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await prepare(settings, SCHEMA, MIGRATIONS)
+        pool = await create_pool(settings.database_url, SCHEMA)
+        pool_ref.append(pool)
+        await runtime.broker.start()
+        deps.pool, deps.broker = pool, runtime.broker
+        try:
+            yield
+        finally:
+            deps.pool = deps.broker = None
+            await runtime.broker.stop()
+            await pool.close()
+            runtime.tracer_provider.shutdown()
+
+    app = FastAPI(
+        title="qbsync ingest",
+        version="1",
+        summary="The front door: upstream events (contract v1) and QBO webhooks.",
+        lifespan=lifespan,
+    )
+    app.include_router(http.build_router(deps))
+    tracer = runtime.tracer_provider.get_tracer(SERVICE_NAME)
+
+    @app.middleware("http")
+    async def trace_requests(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        name = f"{request.method} {request.url.path}"
+        with tracer.start_as_current_span(name, kind=SpanKind.SERVER) as span:
+            response = await call_next(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    @app.exception_handler(HTTPException)
+    async def problem(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, exc.status_code, exc.headers)
+
+    return app
