@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -98,7 +97,7 @@ class TestDetached:
             assert code == 0
             components = report["components"]
             assert isinstance(components, dict)
-            assert set(components) == {"broker", "database", "qbo_sandbox"}
+            assert set(components) == {"broker", "database", "qbo_sandbox", "ingest"}
             assert all(c["answers"] for c in components.values())
             env_file = (tmp_path / "dev.env").read_text()
             assert f"KAFKA_BOOTSTRAP_SERVERS={components['broker']['url']}" in env_file
@@ -139,9 +138,10 @@ class TestForeground:
             text=True,
         )
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not (tmp_path / "stack.json").exists():
-                time.sleep(0.1)
+            assert proc.stdout is not None
+            banner = ""
+            while "Press Ctrl-C to stop." not in banner and proc.poll() is None:
+                banner += proc.stdout.readline()
             code, report = _status(tmp_path)
             assert code == 0, report
             components = report["components"]
@@ -149,11 +149,12 @@ class TestForeground:
             pids = [c["pid"] for c in components.values()]
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=30)
+            out = banner + out
         finally:
             if proc.poll() is None:
                 proc.kill()
                 _qbsync(tmp_path, "dev", "down")
         assert proc.returncode == 0, err
-        assert "Stopped qbo_sandbox, database, broker." in out
+        assert "Stopped ingest, qbo_sandbox, database, broker." in out
         assert all(_gone(pid) for pid in pids)
         assert not (tmp_path / "stack.json").exists()

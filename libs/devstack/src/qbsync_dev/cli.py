@@ -10,7 +10,6 @@ import json
 import signal
 import sys
 import threading
-import time
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
@@ -67,13 +66,18 @@ def dev_up(
         return
     if existing is not None:
         stop_stack(home)  # a half-dead stack from an earlier run
-    started = time.monotonic()
     try:
         state = asyncio.run(start_stack(home, kafka_port=kafka_port, postgres_port=postgres_port))
     except StartupError as exc:
         typer.echo(f"qbsync dev up failed: {exc}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"qbsync dev stack up in {time.monotonic() - started:.1f}s")
+    except KeyboardInterrupt:
+        typer.echo("Interrupted during startup; everything started was stopped.", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(
+        "qbsync dev stack up: broker, database and QBO sandbox in "
+        f"{state.infrastructure_seconds:.1f}s, services in {state.services_seconds:.1f}s more"
+    )
     for name, component in state.components().items():
         typer.echo(f"  {name:<12} {component.url}")
     typer.echo(f"  {'settings':<12} {home / 'dev.env'}")

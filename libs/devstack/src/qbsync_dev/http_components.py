@@ -25,8 +25,8 @@ class HttpComponentSpec:
     module: str
     preferred_port: int
     health_path: str
-    env_var: str
-    """The setting services read its base URL from (written to dev.env)."""
+    env_var: str | None = None
+    """The setting services read its base URL from (written to dev.env), if any."""
 
 
 QBO_SANDBOX = HttpComponentSpec(
@@ -37,7 +37,18 @@ QBO_SANDBOX = HttpComponentSpec(
     env_var="QBSYNC_QBO_BASE_URL",
 )
 
-HTTP_COMPONENTS: tuple[HttpComponentSpec, ...] = (QBO_SANDBOX,)
+INGEST = HttpComponentSpec(
+    name="ingest",
+    module="qbsync_ingest",
+    preferred_port=18081,
+    health_path="/readyz",
+)
+
+EMULATORS: tuple[HttpComponentSpec, ...] = (QBO_SANDBOX,)
+"""Started with the infrastructure; services read their URLs from dev.env."""
+
+SERVICES: tuple[HttpComponentSpec, ...] = (INGEST,)
+"""qbsync's own services; started once dev.env exists, since they read it."""
 
 
 @dataclass(frozen=True)
@@ -55,10 +66,12 @@ class HttpHandle:
         return f"http://{HOST}:{self.port}"
 
 
-def start_http(spec: HttpComponentSpec, port: int, log_file: Path) -> HttpHandle:
+def start_http(
+    spec: HttpComponentSpec, port: int, log_file: Path, env: dict[str, str] | None = None
+) -> HttpHandle:
     """Spawn the component's module on 127.0.0.1:`port`."""
     argv = [sys.executable, "-m", spec.module, "--host", HOST, "--port", str(port)]
-    return HttpHandle(spec, spawn(argv, log_file), port, log_file)
+    return HttpHandle(spec, spawn(argv, log_file, env=env), port, log_file)
 
 
 async def http_answers(url: str) -> bool:

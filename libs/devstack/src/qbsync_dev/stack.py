@@ -6,6 +6,7 @@ the connection settings services read are written to `$QBSYNC_HOME/dev.env`.
 
 import asyncio
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,7 +14,8 @@ from pathlib import Path
 from qbsync_core.settings import dev_env_file, qbsync_home
 
 from qbsync_dev.http_components import (
-    HTTP_COMPONENTS,
+    EMULATORS,
+    SERVICES,
     HttpHandle,
     http_answers,
     start_http,
@@ -52,6 +54,10 @@ class StackState:
     database: Component
     started_at: float
     services: dict[str, Component] = field(default_factory=dict)
+    infrastructure_seconds: float = 0.0
+    """From `dev up` until broker, database and emulators answered."""
+    services_seconds: float = 0.0
+    """From then until every service answered its readiness check."""
 
     def components(self) -> dict[str, Component]:
         """Every component by name, infrastructure first."""
@@ -74,6 +80,8 @@ def read_state(home: Path | None = None) -> StackState | None:
         database=Component(**raw["database"]),
         started_at=raw["started_at"],
         services={k: Component(**v) for k, v in raw.get("services", {}).items()},
+        infrastructure_seconds=raw.get("infrastructure_seconds", 0.0),
+        services_seconds=raw.get("services_seconds", 0.0),
     )
 
 
@@ -103,29 +111,43 @@ async def start_stack(
         qbsync_dev.processes.StartupError: a component did not come up (both are stopped).
     """
     home.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before anything runs
+    began = time.monotonic()
     logs = home / "logs"
     broker = start_broker(free_port(kafka_port), logs / "broker.log")
     database = start_postgres(home / "pgdata", free_port(postgres_port), logs / "postgres.log")
     http = [
         start_http(spec, free_port(spec.preferred_port), logs / f"{spec.name}.log")
-        for spec in HTTP_COMPONENTS
+        for spec in EMULATORS
     ]
+    started = [broker.process, database.process, *(h.process for h in http)]
     try:
         await asyncio.gather(
             wait_broker(broker, timeout),
             wait_postgres(database, timeout),
             *(wait_http(handle, timeout) for handle in http),
         )
+        state = StackState(
+            broker=_component(broker),
+            database=_component(database),
+            started_at=time.time(),
+            services={h.spec.name: _component(h) for h in http},
+            infrastructure_seconds=time.monotonic() - began,
+        )
+        _write_state(state, home)
+        env = {**os.environ, "QBSYNC_HOME": str(home)}
+        services = [
+            start_http(spec, free_port(spec.preferred_port), logs / f"{spec.name}.log", env)
+            for spec in SERVICES
+        ]
+        started += [h.process for h in services]
+        await asyncio.gather(*(wait_http(handle, timeout) for handle in services))
     except BaseException:
-        for process in (broker.process, database.process, *(h.process for h in http)):
+        for process in started:
             process.stop()
+        state_file(home).unlink(missing_ok=True)
         raise
-    state = StackState(
-        broker=_component(broker),
-        database=_component(database),
-        started_at=time.time(),
-        services={h.spec.name: _component(h) for h in http},
-    )
+    state.services.update({h.spec.name: _component(h) for h in services})
+    state.services_seconds = time.monotonic() - began - state.infrastructure_seconds
     _write_state(state, home)
     return state
 
