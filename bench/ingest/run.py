@@ -1,0 +1,161 @@
+"""Accepted events per second through ingest, on the Kafka path and the HTTP path (issue 4).
+
+Starts the embedded stack (broker, PostgreSQL, QBO sandbox, ingest as its own
+process) in a temporary QBSYNC_HOME, then:
+- Kafka: produces N events to qbsync.inbound.v1 and times until all N are on
+  qbsync.accepted.v1 (validated, deduplicated in PostgreSQL, forwarded);
+- HTTP: posts N events as arrays of 1,000, 4 requests at a time, timed until all
+  are answered.
+Prints a Markdown section for docs/benchmarks.md.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from qbsync_core.topics import ACCEPTED, INBOUND
+from qbsync_dev.stack import StackState, start_stack, stop_stack
+
+GOAL_KAFKA = 5000
+
+
+def _event(tenant: str, index: int) -> bytes:
+    return json.dumps(
+        {
+            "spec": "qbsync.event/1",
+            "event_id": f"bench-{uuid.uuid4()}",
+            "tenant_id": tenant,
+            "source": "bench",
+            "type": "payment.received",
+            "occurred_at": "2026-11-20T10:00:00+00:00",
+            "data": {
+                "ref": f"pay-{index}",
+                "currency": "USD",
+                "amount": "125.40",
+                "method": "card",
+                "received_at": "2026-11-20T10:00:00+00:00",
+                "invoice_ref": f"inv-{index}",
+                "customer": {"ref": f"c-{index % 97}", "name": "Guest", "currency": "USD"},
+            },
+        }
+    ).encode()
+
+
+async def _end_offsets(consumer: AIOKafkaConsumer, topic: str) -> None:
+    partitions = [TopicPartition(topic, p) for p in range(ACCEPTED.partitions)]
+    consumer.assign(partitions)
+    await consumer.seek_to_end(*partitions)
+    for tp in partitions:
+        await consumer.position(tp)
+
+
+async def _count_until(consumer: AIOKafkaConsumer, expected: int, timeout: float) -> int:
+    seen = 0
+    deadline = time.perf_counter() + timeout
+    while seen < expected and time.perf_counter() < deadline:
+        batches = await consumer.getmany(timeout_ms=200, max_records=5000)
+        seen += sum(len(records) for records in batches.values())
+    return seen
+
+
+async def kafka_path(state: StackState, count: int) -> tuple[float, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=state.broker.url, enable_auto_commit=False)
+    await consumer.start()
+    await _end_offsets(consumer, ACCEPTED.name)
+    events = [(_event(f"tenant-{i % 200}", i), f"tenant-{i % 200}".encode()) for i in range(count)]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=state.broker.url, linger_ms=5, max_batch_size=256 * 1024
+    )
+    await producer.start()
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(
+            *[await producer.send(INBOUND.name, value, key=key) for value, key in events]
+        )
+        seen = await _count_until(consumer, count, timeout=300)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    return time.perf_counter() - started, seen
+
+
+async def http_path(state: StackState, database_url: str, count: int) -> tuple[float, int]:
+    tenant = "bench-http"
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": "ingest"})
+    key_id, secret = uuid.uuid4().hex[:12], uuid.uuid4().hex
+    import hashlib
+
+    await conn.execute(
+        "INSERT INTO api_keys (key_id, tenant_id, secret_sha256) VALUES ($1, $2, $3)",
+        key_id,
+        tenant,
+        hashlib.sha256(secret.encode()).digest(),
+    )
+    await conn.close()
+    headers = {"Authorization": f"Bearer qbs_{key_id}_{secret}", "Content-Type": "application/json"}
+    bodies = [
+        b"[" + b",".join(_event(tenant, i) for i in range(start, min(start + 1000, count))) + b"]"
+        for start in range(0, count, 1000)
+    ]
+    accepted = 0
+    semaphore = asyncio.Semaphore(4)
+    async with httpx.AsyncClient(base_url=state.services["ingest"].url, timeout=120) as client:
+
+        async def post(body: bytes) -> None:
+            nonlocal accepted
+            async with semaphore:
+                response = await client.post("/v1/events", content=body, headers=headers)
+                accepted += response.json()["accepted"]
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post(body) for body in bodies))
+    return time.perf_counter() - started, accepted
+
+
+async def main_async(count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        os.environ["QBSYNC_HOME"] = str(home)
+        state = await start_stack(home, kafka_port=0, postgres_port=0)
+        try:
+            kafka_s, kafka_seen = await kafka_path(state, count)
+            http_s, http_accepted = await http_path(state, state.database.url, count)
+        finally:
+            stop_stack(home)
+    kafka_rate, http_rate = kafka_seen / kafka_s, http_accepted / http_s
+    print("## Ingest throughput (issue 4)\n")
+    print(
+        f"{count:,} `payment.received` events per path, 200 tenants on Kafka; "
+        "ingest runs as its own process beside the broker, PostgreSQL and the load generator "
+        "on the same machine.\n"
+    )
+    print("| path | events | seconds | accepted events/s | goal |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| Kafka (inbound -> accepted) | {kafka_seen:,} | {kafka_s:.1f} | {kafka_rate:,.0f} | "
+        f">= {GOAL_KAFKA:,}/s: {'met' if kafka_rate >= GOAL_KAFKA else 'NOT met'} |"
+    )
+    print(
+        f"| HTTP (arrays of 1,000, 4 in flight) | {http_accepted:,} | {http_s:.1f} "
+        f"| {http_rate:,.0f} | - |"
+    )
+    print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=20_000)
+    args = parser.parse_args()
+    asyncio.run(main_async(args.events))
+
+
+if __name__ == "__main__":
+    main()
