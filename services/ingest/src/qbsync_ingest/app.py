@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import asyncpg
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind
@@ -19,6 +19,7 @@ from qbsync_core.settings import load_settings
 from qbsync_ingest import handlers, http
 from qbsync_ingest.forwarding import KafkaForwarder
 from qbsync_ingest.metrics import IntakeMetrics
+from qbsync_ingest.resources import NotReady, Resources
 from qbsync_ingest.settings import IngestSettings
 
 SERVICE_NAME = "qbsync-ingest"
@@ -27,29 +28,37 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
-    """The ingest ASGI app; its lifespan migrates, opens the pool and starts the consumer."""
+    """The ingest ASGI app; its lifespan migrates, opens pool and producer, starts the consumer."""
     settings = settings or load_settings(IngestSettings)
     metrics = IntakeMetrics()
     runtime = build_runtime(SERVICE_NAME, settings, metrics.registry)
-    pool_ref: list[asyncpg.Pool] = []
-    runtime.broker.include_router(
-        handlers.build_router(settings, pool_ref, KafkaForwarder(runtime.broker), metrics)
-    )
-    deps = http.HttpDeps(settings=settings, metrics=metrics)
+    tracer = runtime.tracer_provider.get_tracer(SERVICE_NAME)
+    resources = Resources(settings=settings, metrics=metrics, broker=runtime.broker)
+    runtime.broker.include_router(handlers.build_router(resources))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await prepare(settings, SCHEMA, MIGRATIONS)
         pool = await create_pool(settings.database_url, SCHEMA)
-        pool_ref.append(pool)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
+            client_id=SERVICE_NAME,
+            acks="all",
+            enable_idempotence=settings.kafka_idempotent_producer,
+            linger_ms=2,
+        )
+        await producer.start()
+        resources.pool, resources.producer = pool, producer
+        resources.forwarder = KafkaForwarder(producer, tracer)
         await runtime.broker.start()
-        deps.pool, deps.broker = pool, runtime.broker
         try:
             yield
         finally:
-            deps.pool = deps.broker = None
+            resources.forwarder = None
             await runtime.broker.stop()
+            await producer.stop()
             await pool.close()
+            resources.pool = resources.producer = None
             runtime.tracer_provider.shutdown()
 
     app = FastAPI(
@@ -58,8 +67,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         summary="The front door: upstream events (contract v1) and QBO webhooks.",
         lifespan=lifespan,
     )
-    app.include_router(http.build_router(deps))
-    tracer = runtime.tracer_provider.get_tracer(SERVICE_NAME)
+    app.include_router(http.build_router(resources))
 
     @app.middleware("http")
     async def trace_requests(
@@ -74,5 +82,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     @app.exception_handler(HTTPException)
     async def problem(_: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"error": exc.detail}, exc.status_code, exc.headers)
+
+    @app.exception_handler(NotReady)
+    async def not_ready(_: Request, exc: NotReady) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 503, {"Retry-After": "1"})
 
     return app

@@ -1,66 +1,102 @@
-"""The Kafka side of intake: publishing accepted events and error records."""
+"""The Kafka side of intake: accepted events, error records and QBO payment notices.
+
+A dedicated aiokafka producer sends them, not FastStream's publish: its
+per-message middleware costs several times the send itself, and intake forwards
+thousands of events a second. Each accepted event gets its own trace (its own
+root span, or the upstream producer's trace when the inbound message carried
+`traceparent`), linked to the batch or request that carried it, and the trace
+context travels on in the message headers.
+"""
 
 import asyncio
 from collections.abc import Sequence
 
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, Tracer
 from qbsync_core.records import ErrorRecord, QboPaymentNotice
 from qbsync_core.topics import ACCEPTED, COMMANDS, ERRORS
 
 from qbsync_ingest.rules import Valid
 
 UNKNOWN_TENANT_KEY = b"unknown-tenant"
+JSON = ("content-type", b"application/json")
+
+Send = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
 
 
 class KafkaForwarder:
-    """Publishes through the service's broker; every call waits for the broker's acks."""
+    """Publishes through one producer; every call returns once the broker acknowledged all."""
 
-    def __init__(self, broker: KafkaBroker) -> None:
-        """Use `broker` (started by the app's lifespan)."""
-        self._broker = broker
+    def __init__(self, producer: AIOKafkaProducer, tracer: Tracer) -> None:
+        """Send with `producer` (started by the app's lifespan); trace with `tracer`."""
+        self._producer = producer
+        self._tracer = tracer
+
+    async def _send_all(self, sends: list[Send]) -> None:
+        # Enqueue everything first (the producer batches per partition), then wait for all acks.
+        futures = [
+            await self._producer.send(topic, value, key=key, headers=headers)
+            for topic, value, key, headers in sends
+        ]
+        await asyncio.gather(*futures)
+
+    def _event_headers(self, event: Valid) -> list[tuple[str, bytes]]:
+        parent = propagate.extract(dict(event.carrier)) if event.carrier else Context()
+        carrier: dict[str, str] = {}
+        with self._tracer.start_as_current_span(
+            "ingest.accept",
+            context=parent,
+            links=[Link(trace.get_current_span().get_span_context())],
+            attributes={
+                "qbsync.tenant_id": event.event.tenant_id,
+                "qbsync.event_id": event.event.event_id,
+                "qbsync.event_type": event.event.type,
+            },
+        ):
+            propagate.inject(carrier)
+        return [
+            ("qbsync-event-id", event.event.event_id.encode()),
+            ("qbsync-source", event.event.source.encode()),
+            ("qbsync-type", event.event.type.encode()),
+            JSON,
+            *((k, v.encode()) for k, v in carrier.items()),
+        ]
 
     async def accepted(self, events: Sequence[Valid]) -> None:
         """Forward the exact bytes of each valid event, keyed by tenant."""
-        await asyncio.gather(
-            *(
-                self._broker.publish(
-                    event.raw,
-                    topic=ACCEPTED.name,
-                    key=event.event.tenant_id.encode(),
-                    headers={
-                        "qbsync-event-id": event.event.event_id,
-                        "qbsync-source": event.event.source,
-                        "qbsync-type": event.event.type,
-                        "content-type": "application/json",
-                    },
-                )
-                for event in events
-            )
+        await self._send_all(
+            [
+                (ACCEPTED.name, e.raw, e.event.tenant_id.encode(), self._event_headers(e))
+                for e in events
+            ]
         )
 
     async def errors(self, records: Sequence[ErrorRecord]) -> None:
         """Publish error records, keyed by tenant (or a shared key when unknown)."""
-        await asyncio.gather(
-            *(
-                self._broker.publish(
-                    record.model_dump_json().encode(),
-                    topic=ERRORS.name,
-                    key=record.tenant_id.encode() if record.tenant_id else UNKNOWN_TENANT_KEY,
+        await self._send_all(
+            [
+                (
+                    ERRORS.name,
+                    r.model_dump_json().encode(),
+                    r.tenant_id.encode() if r.tenant_id else UNKNOWN_TENANT_KEY,
+                    [JSON],
                 )
-                for record in records
-            )
+                for r in records
+            ]
         )
 
     async def payment_notices(self, notices: Sequence[QboPaymentNotice]) -> None:
         """Hand QBO payment changes to the poster, keyed by realm."""
-        await asyncio.gather(
-            *(
-                self._broker.publish(
-                    notice.model_dump_json().encode(),
-                    topic=COMMANDS.name,
-                    key=f"realm:{notice.realm_id}".encode(),
-                    headers={"qbsync-kind": notice.kind},
+        await self._send_all(
+            [
+                (
+                    COMMANDS.name,
+                    n.model_dump_json().encode(),
+                    f"realm:{n.realm_id}".encode(),
+                    [("qbsync-kind", n.kind.encode()), JSON],
                 )
-                for notice in notices
-            )
+                for n in notices
+            ]
         )

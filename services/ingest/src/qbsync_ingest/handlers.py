@@ -7,8 +7,8 @@ consumer seeks back) after a pause and handled again.
 """
 
 import asyncio
+from collections.abc import Sequence
 
-import asyncpg
 import structlog
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaMessage, KafkaRouter
@@ -16,22 +16,21 @@ from opentelemetry import trace
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.topics import INBOUND
 
-from qbsync_ingest.forwarding import KafkaForwarder
 from qbsync_ingest.intake import Submitted, intake
-from qbsync_ingest.metrics import IntakeMetrics
-from qbsync_ingest.settings import IngestSettings
+from qbsync_ingest.resources import NotReady, Resources
 
 RETRY_PAUSE_SECONDS = 2.0
+_TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
 log = structlog.get_logger()
 
 
-def build_router(
-    settings: IngestSettings,
-    pool_ref: list[asyncpg.Pool],
-    forwarder: KafkaForwarder,
-    metrics: IntakeMetrics,
-) -> KafkaRouter:
-    """The inbound subscriber; `pool_ref` holds the pool once the lifespan has opened it."""
+def _trace_headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
+    return {k: v.decode("latin-1") for k, v in headers if k in _TRACE_HEADERS}
+
+
+def build_router(resources: Resources) -> KafkaRouter:
+    """The inbound subscriber, reading its pool and forwarder from `resources`."""
+    settings = resources.settings
     router = KafkaRouter()
 
     @router.subscriber(
@@ -42,19 +41,17 @@ def build_router(
         auto_offset_reset="earliest",
     )
     async def on_inbound(message: KafkaMessage) -> None:
-        records = (
-            message.raw_message
-            if isinstance(message.raw_message, tuple)
-            else (message.raw_message,)
-        )
-        items = [Submitted(record.value or b"") for record in records]
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        items = [Submitted(r.value or b"", carrier=_trace_headers(r.headers)) for r in records]
         context = trace.get_current_span().get_span_context()
         trace_id = format(context.trace_id, "032x") if context.is_valid else None
         try:
+            pool, forwarder = resources.ready()
             await intake(
-                pool_ref[0], forwarder, items, path="kafka", trace_id=trace_id, metrics=metrics
+                pool, forwarder, items, path="kafka", trace_id=trace_id, metrics=resources.metrics
             )
-        except InfrastructureFailure as exc:
+        except (InfrastructureFailure, NotReady) as exc:
             log.warning("inbound batch will be retried", error=str(exc), records=len(items))
             await asyncio.sleep(RETRY_PAUSE_SECONDS)
             raise NackMessage from exc

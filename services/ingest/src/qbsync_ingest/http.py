@@ -1,46 +1,25 @@
 """HTTP intake: POST /v1/events, the QBO webhook receiver, health and metrics."""
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
-from faststream.kafka import KafkaBroker
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from qbsync_core.errors import ErrorCategory
 from qbsync_core.records import ErrorRecord, Reason, Stage, encode_payload, record_id_for
 
-from qbsync_ingest.forwarding import KafkaForwarder
 from qbsync_ingest.intake import INFRASTRUCTURE_ERRORS, Outcome, Status, Submitted, intake
-from qbsync_ingest.metrics import IntakeMetrics
+from qbsync_ingest.resources import NotReady, Resources
 from qbsync_ingest.rules import split_json_array
-from qbsync_ingest.settings import IngestSettings
 from qbsync_ingest.storage import tenant_for_api_key
 from qbsync_ingest.webhooks import payment_notices, signature_is_valid
 
 T = TypeVar("T")
-
-
-@dataclass
-class HttpDeps:
-    """What the routes need; set by the app's lifespan once pool and broker are up."""
-
-    settings: IngestSettings
-    metrics: IntakeMetrics
-    pool: asyncpg.Pool | None = None
-    broker: KafkaBroker | None = None
-
-    def ready(self) -> tuple[asyncpg.Pool, KafkaForwarder]:
-        """The pool and forwarder, or 503 while starting."""
-        if self.pool is None or self.broker is None:
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, "starting up", {"Retry-After": "1"}
-            )
-        return self.pool, KafkaForwarder(self.broker)
+_UNAVAILABLE: tuple[type[Exception], ...] = (*INFRASTRUCTURE_ERRORS, NotReady)
 
 
 class ItemResult(BaseModel):
@@ -94,7 +73,7 @@ def _result(outcomes: list[Outcome]) -> BatchResult:
     )
 
 
-def build_router(deps: HttpDeps) -> APIRouter:
+def build_router(deps: Resources) -> APIRouter:
     """All HTTP routes of ingest, bound to `deps`."""
     router = APIRouter()
 
@@ -203,7 +182,7 @@ def build_router(deps: HttpDeps) -> APIRouter:
             await pool.fetchval("SELECT 1")
         except (OSError, asyncpg.PostgresError) as exc:
             return _problem(503, f"database: {exc}")
-        if deps.broker is None or not await deps.broker.ping(timeout=2):
+        if not await deps.broker.ping(timeout=2):
             return _problem(503, "broker does not answer")
         return {"status": "ready"}
 
@@ -224,7 +203,7 @@ def _problem(code: int, message: str, record_id: str | None = None) -> JSONRespo
 async def _guard(call: Callable[[], Awaitable[T]]) -> T:
     try:
         return await call()
-    except INFRASTRUCTURE_ERRORS as exc:
+    except _UNAVAILABLE as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), {"Retry-After": "5"}
         ) from exc

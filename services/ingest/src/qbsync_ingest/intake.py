@@ -7,8 +7,8 @@ if forwarding fails the rows roll back and a redelivery or retry forwards again.
 """
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -57,6 +57,8 @@ class Submitted:
     raw: bytes
     decoded: Any = None
     parsed: bool = False
+    carrier: Mapping[str, str] = field(default_factory=dict)
+    """Trace context headers (traceparent, tracestate) of the inbound message."""
 
 
 class Forwarder(Protocol):
@@ -83,6 +85,8 @@ INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
 
 def _check(item: Submitted, key_tenant: str | None) -> Valid | Invalid:
     result = validate_decoded(item.raw, item.decoded) if item.parsed else validate(item.raw)
+    if item.carrier and isinstance(result, Valid):
+        result = replace(result, carrier=item.carrier)
     if (
         key_tenant is not None
         and isinstance(result, Valid)

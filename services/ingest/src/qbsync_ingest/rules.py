@@ -5,7 +5,8 @@ element of an HTTP array), so an error record can keep it byte for byte.
 """
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -25,6 +26,8 @@ class Valid:
 
     event: Event
     raw: bytes
+    carrier: Mapping[str, str] = field(default_factory=dict)
+    """Trace context the upstream message carried (Kafka headers), if any."""
 
     @property
     def key(self) -> tuple[str, str, str]:
