@@ -41,8 +41,10 @@ def main() -> None:
                 f"## {script.parent.name}\n\nFAILED (exit {result.returncode}):\n\n"
                 f"```\n{result.stderr[-2000:]}\n```\n"
             )
-        else:
+        elif result.stdout.lstrip().startswith("## "):
             sections.append(result.stdout)
+        else:  # plain-text report: keep it verbatim
+            sections.append(f"## {script.parent.name}\n\n```\n{result.stdout.strip()}\n```\n")
         print(sections[-1])
     header = (
         "# Benchmarks\n\n"
