@@ -28,6 +28,12 @@ class TestTracing:
         assert exporter._endpoint == "http://collector:4318/v1/traces"
         provider.shutdown()
 
+    def test_without_a_consumer_spans_are_not_recorded_but_ids_propagate(self) -> None:
+        provider = setup_tracing("qbsync-test", None)
+        with provider.get_tracer("t").start_as_current_span("intake") as span:
+            assert not span.is_recording()
+            assert span.get_span_context().is_valid
+
     def test_spans_carry_the_service_name(self) -> None:
         memory = InMemorySpanExporter()
         provider = setup_tracing(

@@ -5,6 +5,7 @@ finer at intake (CUR-1) instead of rounding it somewhere downstream (CUR-4).
 """
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 
 from iso4217 import Currency
 
@@ -16,6 +17,7 @@ class MoneyError(ValueError):
     """An amount or currency that qbsync cannot carry to QBO unchanged."""
 
 
+@cache  # about 170 codes; looked up twice per amount-bearing event
 def currency_exponent(code: str) -> int:
     """Return the ISO 4217 minor-unit exponent of `code` (USD -> 2, JPY -> 0, KWD -> 3).
 

