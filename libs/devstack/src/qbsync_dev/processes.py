@@ -4,6 +4,7 @@ A process is remembered by pid and start time, so a recycled pid is never
 mistaken for ours and signalled by `qbsync dev down`.
 """
 
+import asyncio
 import contextlib
 import os
 import pwd
@@ -11,6 +12,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,30 @@ def spawn(
         )
     _CHILDREN[proc.pid] = proc
     return ProcessRef(pid=proc.pid, create_time=psutil.Process(proc.pid).create_time())
+
+
+async def wait_ready(
+    process: ProcessRef,
+    probe: Callable[[], Awaitable[bool]],
+    *,
+    what: str,
+    log_file: Path,
+    timeout: float,
+    interval: float = 0.05,
+) -> None:
+    """Poll `probe` until it answers True.
+
+    Raises:
+        StartupError: the process exited, or `probe` did not answer within `timeout` s.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise StartupError(f"{what} exited during startup; see {log_file}")
+        if await probe():
+            return
+        await asyncio.sleep(interval)
+    raise StartupError(f"{what} did not answer within {timeout:.0f}s; see {log_file}")
 
 
 def as_user(user: str | None) -> dict[str, Any]:
