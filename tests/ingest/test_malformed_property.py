@@ -125,11 +125,22 @@ class TestMalformedEventsProperty:
 
         post()
         assert answered >= 5000
-        forwarded = session_loop.run_until_complete(
-            ingest.accepted.wait_for(lambda r: r.key == tenant.encode(), len(accepted), timeout=60)
+        tenant_key = tenant.encode()
+
+        def forwarded_ids() -> set[str]:
+            return {json.loads(r.value)["event_id"] for r in ingest.accepted.keyed(tenant)}
+
+        def recorded_ids() -> set[str]:
+            return {
+                ErrorRecord.model_validate_json(r.value).record_id
+                for r in ingest.errors.matching(lambda r: r.key == tenant_key)
+            }
+
+        session_loop.run_until_complete(
+            ingest.accepted.wait_until(lambda: forwarded_ids() >= accepted, timeout=60)
         )
-        assert {json.loads(r.value)["event_id"] for r in forwarded} >= accepted
-        records = session_loop.run_until_complete(
-            ingest.errors.wait_for(lambda r: r.key == tenant.encode(), len(rejected), timeout=60)
+        session_loop.run_until_complete(
+            ingest.errors.wait_until(lambda: recorded_ids() >= rejected, timeout=60)
         )
-        assert {ErrorRecord.model_validate_json(r.value).record_id for r in records} >= rejected
+        assert forwarded_ids() >= accepted
+        assert recorded_ids() >= rejected

@@ -44,18 +44,22 @@ class KafkaForwarder:
 
     def _event_headers(self, event: Valid) -> list[tuple[str, bytes]]:
         parent = propagate.extract(dict(event.carrier)) if event.carrier else Context()
-        carrier: dict[str, str] = {}
-        with self._tracer.start_as_current_span(
+        span = self._tracer.start_span(
             "ingest.accept",
             context=parent,
             links=[Link(trace.get_current_span().get_span_context())],
-            attributes={
-                "qbsync.tenant_id": event.event.tenant_id,
-                "qbsync.event_id": event.event.event_id,
-                "qbsync.event_type": event.event.type,
-            },
-        ):
-            propagate.inject(carrier)
+        )
+        if span.is_recording():  # attributes cost more than the span; skip when sampled out
+            span.set_attributes(
+                {
+                    "qbsync.tenant_id": event.event.tenant_id,
+                    "qbsync.event_id": event.event.event_id,
+                    "qbsync.event_type": event.event.type,
+                }
+            )
+        span.end()
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span, parent))
         return [
             ("qbsync-event-id", event.event.event_id.encode()),
             ("qbsync-source", event.event.source.encode()),

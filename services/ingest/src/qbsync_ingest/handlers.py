@@ -8,10 +8,12 @@ consumer seeks back) after a pause and handled again.
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaMessage, KafkaRouter
+from faststream.message import StreamMessage
 from opentelemetry import trace
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.topics import INBOUND
@@ -28,6 +30,12 @@ def _trace_headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
     return {k: v.decode("latin-1") for k, v in headers if k in _TRACE_HEADERS}
 
 
+async def _raw_only(_: StreamMessage[Any]) -> None:
+    # The handler reads raw_message itself; FastStream's default batch decoder would
+    # parse every record as JSON first (about a fifth of intake's CPU).
+    return None
+
+
 def build_router(resources: Resources) -> KafkaRouter:
     """The inbound subscriber, reading its pool and forwarder from `resources`."""
     settings = resources.settings
@@ -39,6 +47,7 @@ def build_router(resources: Resources) -> KafkaRouter:
         batch=True,
         max_records=settings.kafka_max_records,
         auto_offset_reset="earliest",
+        decoder=_raw_only,
     )
     async def on_inbound(message: KafkaMessage) -> None:
         raw = message.raw_message
