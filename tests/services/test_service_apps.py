@@ -4,17 +4,13 @@ import asyncpg
 import pytest
 from faststream import AckPolicy, TestApp
 from qbsync_core.settings import QbsyncSettings
-from qbsync_errors.app import create_app as create_errors_app
-from qbsync_mapper.app import create_app as create_mapper_app
 from qbsync_poster.app import create_app as create_poster_app
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
-# ingest serves HTTP too (a FastAPI app); its wiring is exercised by tests/ingest.
+# ingest, mapper and errors serve HTTP too (FastAPI apps); tests/<service> exercise them.
 FACTORIES = {
-    "mapper": create_mapper_app,
     "poster": create_poster_app,
-    "errors": create_errors_app,
 }
 
 

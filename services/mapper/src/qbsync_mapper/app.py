@@ -1,21 +1,115 @@
-"""Wiring of the mapper service: the only place its objects are constructed."""
+"""Wiring of the mapper service: the only place its objects are constructed.
 
-from pathlib import Path
+One process consumes qbsync.accepted.v1 and serves the admin HTTP API (FastAPI
+under uvicorn); a background task releases events held for tenants whose settings
+were applied outside the API (the CLI writes the database directly).
+"""
 
-from faststream import FastStream
-from qbsync_core.service import create_service_app
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from opentelemetry.trace import Tracer
+from qbsync_core.db import create_pool
+from qbsync_core.errors import InfrastructureFailure
+from qbsync_core.service import build_runtime, prepare
 from qbsync_core.settings import QbsyncSettings, load_settings
 
-SERVICE_NAME = "qbsync-mapper"
-SCHEMA = "mapper"
-MIGRATIONS = Path(__file__).parent / "migrations"
+from qbsync_mapper import handlers, http
+from qbsync_mapper.mapping import release_tenant
+from qbsync_mapper.migrations_path import MIGRATIONS, SCHEMA, SERVICE_NAME
+from qbsync_mapper.publishing import KafkaPublisher
+from qbsync_mapper.resources import NotReady, Resources
+from qbsync_mapper.settings import MapperSettings
+from qbsync_mapper.storage import tenants_to_release
+
+__all__ = ["MIGRATIONS", "SCHEMA", "SERVICE_NAME", "create_app"]
+log = structlog.get_logger()
 
 
-def create_app(settings: QbsyncSettings | None = None) -> FastStream:
-    """The mapper FastStream app (handlers arrive with the mapper issue)."""
-    return create_service_app(
-        name=SERVICE_NAME,
-        schema=SCHEMA,
-        migrations_dir=MIGRATIONS,
-        settings=settings or load_settings(QbsyncSettings),
+async def _release_loop(resources: Resources, tracer: Tracer, interval: float) -> None:
+    """Release held events of tenants with newly applied settings, every `interval` s."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            pool, publisher = resources.ready()
+            for tenant in await tenants_to_release(pool):
+                await release_tenant(pool, publisher, tracer, tenant)
+        except (InfrastructureFailure, NotReady, OSError) as exc:
+            log.warning("release of held events deferred", error=str(exc))
+
+
+def create_app(settings: QbsyncSettings | None = None) -> FastAPI:
+    """The mapper ASGI app; its lifespan migrates, opens pool and producer, starts consuming.
+
+    Args:
+        settings: mapper settings; plain shared settings get the mapper's defaults.
+    """
+    if settings is None:
+        settings = load_settings(MapperSettings)
+    elif not isinstance(settings, MapperSettings):
+        settings = MapperSettings.model_validate(settings.model_dump())
+    mapper_settings: MapperSettings = settings
+    runtime = build_runtime(SERVICE_NAME, mapper_settings)
+    tracer = runtime.tracer_provider.get_tracer(SERVICE_NAME)
+    resources = Resources(settings=mapper_settings, tracer=tracer)
+    runtime.broker.include_router(handlers.build_router(resources))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await prepare(mapper_settings, SCHEMA, MIGRATIONS)
+        pool = await create_pool(mapper_settings.database_url, SCHEMA)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=mapper_settings.kafka_bootstrap_servers.split(","),
+            client_id=SERVICE_NAME,
+            acks="all",
+            enable_idempotence=mapper_settings.kafka_idempotent_producer,
+            linger_ms=2,
+        )
+        await producer.start()
+        resources.pool, resources.publisher = pool, KafkaPublisher(producer)
+        await runtime.broker.start()
+        releaser = asyncio.create_task(
+            _release_loop(resources, tracer, mapper_settings.release_interval_seconds)
+        )
+        try:
+            yield
+        finally:
+            releaser.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await releaser
+            await runtime.broker.stop()
+            resources.publisher = None
+            await producer.stop()
+            await pool.close()
+            resources.pool = None
+            runtime.tracer_provider.shutdown()
+
+    app = FastAPI(
+        title="qbsync mapper",
+        version="1",
+        summary="Tenant settings, and accepted events turned into QBO posting commands.",
+        lifespan=lifespan,
     )
+    app.state.broker = runtime.broker
+    app.include_router(http.health_router(resources))
+    app.include_router(http.build_router(resources))
+
+    @app.exception_handler(HTTPException)
+    async def problem(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, exc.status_code, exc.headers)
+
+    @app.exception_handler(NotReady)
+    async def not_ready(_: Request, exc: NotReady) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 503, {"Retry-After": "1"})
+
+    @app.exception_handler(InfrastructureFailure)
+    async def unavailable(_: Request, exc: InfrastructureFailure) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 503, {"Retry-After": "1"})
+
+    return app

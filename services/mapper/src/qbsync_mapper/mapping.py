@@ -1,0 +1,249 @@
+"""One mapping path for consumed batches and settings releases: map, persist, publish.
+
+`map_batch` and `release_tenant` take their dependencies as arguments (a pool, a
+`Publisher`, a tracer), so tests call them directly. Exactly-once effect: the
+processed-event rows and the tenant state are written in the same transaction that
+waits for the broker to acknowledge the commands; if publishing fails everything
+rolls back and the redelivered batch maps again to the same command ids.
+"""
+
+import hashlib
+from collections.abc import Mapping as MappingType
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+import structlog
+from aiokafka.errors import KafkaError
+from opentelemetry import propagate
+from opentelemetry.trace import Tracer
+from qbsync_contracts.events import Event, EventType, parse_event_json
+from qbsync_core.commands import PostingCommand
+from qbsync_core.errors import ErrorCategory, InfrastructureFailure
+from qbsync_core.records import ErrorRecord, Reason, Stage, encode_payload, record_id_for
+
+from qbsync_mapper import storage
+from qbsync_mapper.publishing import Publisher
+from qbsync_mapper.rules import Mapping, event_refs, map_event
+from qbsync_mapper.rules.state import HeldEvent, HoldReason, TenantState
+from qbsync_mapper.tenants import TenantSettings
+
+log = structlog.get_logger()
+
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
+    InfrastructureFailure,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    OSError,
+    KafkaError,
+    TimeoutError,
+)
+"""Failures of a dependency, not of the event: retried, never turned into error records."""
+
+_ISSUING = {EventType.INVOICE_ISSUED, EventType.INVOICE_UPDATED}
+_RELEASED_ON_SETTINGS = (HoldReason.NO_SETTINGS, HoldReason.DO_NOT_SYNC)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """One accepted event as consumed: its exact bytes and its trace context headers."""
+
+    raw: bytes
+    carrier: MappingType[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Summary:
+    """What one call published and kept."""
+
+    commands: int = 0
+    errors: int = 0
+    held: int = 0
+    duplicates: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Parsed:
+    event: Event
+    raw: bytes
+    parent: str | None
+    released: bool = False
+
+
+def _unreadable(item: Accepted, exc: Exception) -> ErrorRecord:
+    # Ingest validated the event, so this means a contract drift between stages.
+    return ErrorRecord(
+        record_id=record_id_for(Stage.MAPPER, hashlib.sha256(item.raw).digest()),
+        tenant_id=None,
+        category=ErrorCategory.VALIDATION,
+        stage=Stage.MAPPER,
+        cause="The accepted event could not be read by the mapper.",
+        reasons=[Reason(field="", message=str(exc)[:2000])],
+        payload_b64=encode_payload(item.raw),
+    )
+
+
+class _Run:
+    """Commands and errors of one transaction, with the tracer that spans each event."""
+
+    def __init__(self, tracer: Tracer) -> None:
+        self.tracer = tracer
+        self.commands: list[PostingCommand] = []
+        self.errors: list[ErrorRecord] = []
+        self.summary = Summary()
+
+    def add(self, mappings: list[Mapping]) -> None:
+        for m in mappings:
+            self.commands.extend(m.commands)
+            self.errors.extend(m.errors)
+            outcome = m.outcome.split(":", 1)[0]
+            self.summary.outcomes[outcome] = self.summary.outcomes.get(outcome, 0) + 1
+
+    def map(self, item: _Parsed, settings: TenantSettings, state: TenantState) -> None:
+        """Map one event inside its own span, a child of the upstream trace."""
+        event = item.event
+        parent = propagate.extract({"traceparent": item.parent} if item.parent else {})
+        with self.tracer.start_as_current_span(
+            "mapper.map",
+            context=parent,
+            attributes={
+                "qbsync.tenant_id": event.tenant_id,
+                "qbsync.event_id": event.event_id,
+                "qbsync.event_type": event.type,
+            },
+        ) as span:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            mappings = map_event(
+                event,
+                item.raw,
+                settings,
+                state,
+                traceparent=carrier.get("traceparent"),
+                trace_id=trace_id,
+                released=item.released,
+            )
+            span.set_attribute("qbsync.commands", sum(len(m.commands) for m in mappings))
+        self.add(mappings)
+
+
+def _held_item(held: HeldEvent) -> _Parsed:
+    return _Parsed(parse_event_json(held.payload), held.payload, held.traceparent)
+
+
+async def _map_tenant(
+    conn: storage.Connection,
+    run: _Run,
+    tenant: str,
+    stored: storage.StoredSettings | None,
+    items: list[_Parsed],
+) -> None:
+    if stored is None:
+        # No settings yet: keep the events, in order, until settings arrive.
+        await storage.hold_events(
+            conn,
+            tenant,
+            [
+                HeldEvent(
+                    reason=HoldReason.NO_SETTINGS,
+                    key=tenant,
+                    source=i.event.source,
+                    event_id=i.event.event_id,
+                    payload=i.raw,
+                    traceparent=i.parent,
+                )
+                for i in items
+            ],
+        )
+        run.summary.held += len(items)
+        return
+    if not stored.released:
+        # Events held before these settings go first, so the tenant's order is kept.
+        held = await storage.take_held(conn, tenant, _RELEASED_ON_SETTINGS)
+        items = [_held_item(h) for h in held] + items
+        await storage.mark_released(conn, tenant, stored.version)
+    if not items:
+        return
+    refs: set[str] = set()
+    for item in items:
+        refs |= event_refs(item.event)
+    invoices = {str(getattr(i.event.data, "ref", "")) for i in items if i.event.type in _ISSUING}
+    state = await storage.load_state(conn, tenant, refs, invoices)
+    for item in items:
+        run.map(item, stored.settings, state)
+    run.summary.held += len(state.new_holds)
+    await storage.save_state(conn, tenant, state)
+
+
+async def map_batch(
+    pool: asyncpg.Pool, publisher: Publisher, tracer: Tracer, items: Sequence[Accepted]
+) -> Summary:
+    """Map accepted events, publish their commands and errors, remember what was done.
+
+    Args:
+        pool: the mapper schema's pool.
+        publisher: publishes commands and error records.
+        tracer: spans each event's mapping.
+        items: the consumed events, in partition order.
+
+    Raises:
+        InfrastructureFailure: the database or broker failed; nothing was published
+            for certain or remembered, so the whole batch can be retried.
+    """
+    run = _Run(tracer)
+    by_tenant: dict[str, list[_Parsed]] = {}
+    keys: list[tuple[str, str, str]] = []
+    for item in items:
+        try:
+            event = parse_event_json(item.raw)
+        except ValueError as exc:
+            run.errors.append(_unreadable(item, exc))
+            continue
+        by_tenant.setdefault(event.tenant_id, []).append(
+            _Parsed(event, item.raw, item.carrier.get("traceparent"))
+        )
+        keys.append((event.tenant_id, event.source, event.event_id))
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await storage.lock_tenants(conn, by_tenant)
+            new = await storage.claim_events(conn, sorted(set(keys)))
+            run.summary.duplicates = len(keys) - len(new)
+            stored = await storage.latest_settings(conn, list(by_tenant))
+            for tenant, parsed in by_tenant.items():
+                fresh = []
+                for p in parsed:
+                    key = (tenant, p.event.source, p.event.event_id)
+                    if key in new:
+                        new.discard(key)  # a repeat inside the batch is a duplicate too
+                        fresh.append(p)
+                await _map_tenant(conn, run, tenant, stored.get(tenant), fresh)
+            await publisher.publish(run.commands, run.errors)
+    except INFRASTRUCTURE_ERRORS as exc:
+        raise InfrastructureFailure(f"mapping could not complete: {exc!r}") from exc
+    run.summary.commands, run.summary.errors = len(run.commands), len(run.errors)
+    return run.summary
+
+
+async def release_tenant(
+    pool: asyncpg.Pool, publisher: Publisher, tracer: Tracer, tenant: str
+) -> Summary:
+    """Map the events held for `tenant` under its newest settings (SET-4, CUS-8).
+
+    Raises:
+        InfrastructureFailure: the database or broker failed; nothing changed.
+    """
+    run = _Run(tracer)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await storage.lock_tenants(conn, [tenant])
+            stored = (await storage.latest_settings(conn, [tenant])).get(tenant)
+            if stored is not None and not stored.released:
+                await _map_tenant(conn, run, tenant, stored, [])
+                await publisher.publish(run.commands, run.errors)
+    except INFRASTRUCTURE_ERRORS as exc:
+        raise InfrastructureFailure(f"release could not complete: {exc!r}") from exc
+    run.summary.commands, run.summary.errors = len(run.commands), len(run.errors)
+    return run.summary

@@ -1,0 +1,140 @@
+"""`map_batch` against the real database with an in-memory publisher: atomicity, redelivery."""
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from opentelemetry.sdk.trace import TracerProvider
+from qbsync_core.commands import PostingCommand
+from qbsync_core.db import create_pool, migrate
+from qbsync_core.errors import InfrastructureFailure
+from qbsync_core.records import ErrorRecord
+from qbsync_mapper.admin import Applied, apply_settings
+from qbsync_mapper.mapping import Accepted, map_batch, release_tenant
+from qbsync_mapper.migrations_path import MIGRATIONS, SCHEMA
+
+from tests.fixtures.events import make_envelope, make_invoice_issued, make_payment_received
+from tests.mapper.helpers import settings_document
+
+pytestmark = [pytest.mark.postgres]
+TRACER = TracerProvider().get_tracer("test")
+
+
+class MemoryPublisher:
+    def __init__(self) -> None:
+        self.commands: list[PostingCommand] = []
+        self.errors: list[ErrorRecord] = []
+        self.fail = False
+
+    async def publish(
+        self, commands: Sequence[PostingCommand], errors: Sequence[ErrorRecord]
+    ) -> None:
+        if self.fail:
+            raise KafkaConnectionError("broker down")
+        self.commands.extend(commands)
+        self.errors.extend(errors)
+
+
+@pytest.fixture(scope="module")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    await migrate(database_url, SCHEMA, MIGRATIONS)
+    pool = await create_pool(database_url, SCHEMA, max_size=2)
+    yield pool
+    await pool.close()
+
+
+def items(tenant: str, *payloads: dict[str, Any]) -> list[Accepted]:
+    return [Accepted(json.dumps({**p, "tenant_id": tenant}).encode()) for p in payloads]
+
+
+async def configure(pool: asyncpg.Pool, tenant: str, **overrides: Any) -> None:
+    applied = await apply_settings(
+        pool, json.dumps(settings_document(tenant_id=tenant, **overrides))
+    )
+    assert isinstance(applied, Applied)
+
+
+class TestMapBatch:
+    async def test_broker_failure_rolls_everything_back_and_the_retry_gives_the_same_commands(
+        self, pool: asyncpg.Pool
+    ) -> None:
+        tenant = f"t-{uuid.uuid4().hex[:10]}"
+        await configure(pool, tenant)
+        batch = items(tenant, make_payment_received(), make_invoice_issued())
+        publisher = MemoryPublisher()
+        publisher.fail = True
+        with pytest.raises(InfrastructureFailure):
+            await map_batch(pool, publisher, TRACER, batch)
+        publisher.fail = False
+        first = await map_batch(pool, publisher, TRACER, batch)
+        assert (first.commands, first.duplicates) == (2, 0)
+        again = await map_batch(pool, publisher, TRACER, batch)
+        assert (again.commands, again.duplicates) == (0, 2)
+        assert [c.entity for c in publisher.commands] == ["Invoice", "Payment"]
+
+    async def test_state_survives_between_batches_DOC_2_DOC_7(self, pool: asyncpg.Pool) -> None:
+        tenant = f"t-{uuid.uuid4().hex[:10]}"
+        await configure(pool, tenant)
+        publisher = MemoryPublisher()
+        for payload in (
+            make_invoice_issued(),
+            make_payment_received(),
+            make_invoice_issued(type="invoice.updated"),
+            make_envelope("invoice.voided", {"ref": "folio-1001"}),
+        ):
+            await map_batch(pool, publisher, TRACER, items(tenant, payload))
+        assert [(c.operation, c.entity) for c in publisher.commands] == [
+            ("create", "Invoice"),
+            ("create", "Payment"),
+            ("update", "Invoice"),
+            ("void", "Payment"),
+            ("void", "Invoice"),
+        ]
+
+    async def test_tenant_without_settings_is_held_then_released_by_release_tenant(
+        self, pool: asyncpg.Pool
+    ) -> None:
+        tenant = f"t-{uuid.uuid4().hex[:10]}"
+        publisher = MemoryPublisher()
+        summary = await map_batch(pool, publisher, TRACER, items(tenant, make_invoice_issued()))
+        assert (summary.held, publisher.commands, publisher.errors) == (1, [], [])
+        await configure(pool, tenant)
+        released = await release_tenant(pool, publisher, TRACER, tenant)
+        assert released.commands == 1
+        assert (await release_tenant(pool, publisher, TRACER, tenant)).commands == 0
+
+    async def test_unsupported_types_are_held_for_a_later_mapper_part(
+        self, pool: asyncpg.Pool
+    ) -> None:
+        tenant = f"t-{uuid.uuid4().hex[:10]}"
+        await configure(pool, tenant)
+        fee = make_envelope(
+            "fee.charged",
+            {
+                "ref": "fee-1",
+                "currency": "USD",
+                "amount": "2.90",
+                "processor": "stripe",
+                "charged_at": "2026-11-21T00:00:00Z",
+            },
+        )
+        publisher = MemoryPublisher()
+        summary = await map_batch(pool, publisher, TRACER, items(tenant, fee))
+        assert (summary.held, publisher.commands, publisher.errors) == (1, [], [])
+
+    async def test_unreadable_event_becomes_a_validation_error_record(
+        self, pool: asyncpg.Pool
+    ) -> None:
+        publisher = MemoryPublisher()
+        summary = await map_batch(pool, publisher, TRACER, [Accepted(b"{not json")])
+        assert summary.errors == 1
+        (error,) = publisher.errors
+        assert (error.stage, error.category, error.payload) == (
+            "mapper",
+            "Validation",
+            b"{not json",
+        )

@@ -1,0 +1,156 @@
+"""The mapper on the real broker and database: settings API, holds, traces, redelivery."""
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.fixtures.events import make_envelope, make_invoice_issued, make_payment_received
+from tests.mapper.conftest import Mapper
+from tests.mapper.helpers import settings_document
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
+async def wait_commands(mapper: Mapper, tenant: str, count: int, timeout: float = 20) -> list[Any]:
+    await mapper.commands.wait_for(lambda r: r.key == tenant.encode(), count, timeout)
+    return mapper.commands_of(tenant)
+
+
+async def put_settings(mapper: Mapper, tenant: str, **overrides: Any) -> Any:
+    doc = settings_document(tenant_id=tenant, **overrides)
+    return await mapper.http.put(
+        f"/v1/tenants/{tenant}/settings",
+        content=yaml.safe_dump(doc),
+        headers={"content-type": "application/yaml"},
+    )
+
+
+def for_tenant(tenant: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "tenant_id": tenant}
+
+
+class TestSettingsApi:
+    async def test_put_then_get_gives_the_newest_version_SET_1(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        first = await put_settings(mapper, tenant)
+        second = await put_settings(mapper, tenant, auto_renumber=True)
+        assert (first.status_code, second.status_code) == (200, 200)
+        assert (first.json()["version"], second.json()["version"]) == (1, 2)
+        shown = (await mapper.http.get(f"/v1/tenants/{tenant}/settings")).json()
+        assert shown["version"] == 2
+        assert shown["settings"]["auto_renumber"] is True
+
+    async def test_bad_document_lists_every_problem_and_never_replaces_the_good_one_SET_4(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        await put_settings(mapper, tenant)
+        bad = settings_document(tenant_id=tenant, home_currency="usd")
+        del bad["tax"]
+        response = await mapper.http.put(f"/v1/tenants/{tenant}/settings", content=json.dumps(bad))
+        assert response.status_code == 422
+        assert {p["field"] for p in response.json()["problems"]} == {"home_currency", "tax"}
+        shown = (await mapper.http.get(f"/v1/tenants/{tenant}/settings")).json()
+        assert (shown["version"], shown["settings"]["home_currency"]) == (1, "USD")
+
+    async def test_unknown_tenant_is_404(self, mapper: Mapper, tenant: str) -> None:
+        assert (await mapper.http.get(f"/v1/tenants/{tenant}/settings")).status_code == 404
+
+
+class TestMappingOnTheBroker:
+    async def test_events_without_settings_are_held_then_released_in_order_with_trace(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        payment = for_tenant(tenant, make_payment_received())
+        invoice = for_tenant(tenant, make_invoice_issued())
+        await mapper.publish([payment, invoice], traceparent=TRACEPARENT)
+        await asyncio.sleep(1.0)
+        assert mapper.commands_of(tenant) == []
+        assert mapper.errors_of(tenant) == []
+        assert (await put_settings(mapper, tenant)).status_code == 200
+        commands = await wait_commands(mapper, tenant, 2)
+        assert [(c["entity"], c["event_id"]) for c in commands] == [
+            ("Invoice", invoice["event_id"]),
+            ("Payment", payment["event_id"]),
+        ]
+        # The command continues the upstream trace: same trace id, new span.
+        assert all(c["traceparent"].split("-")[1] == TRACE_ID for c in commands)
+        record = mapper.commands.keyed(tenant)[0]
+        headers = dict(record.headers)
+        assert headers["traceparent"].decode() == commands[0]["traceparent"]
+        assert headers["qbsync-command-id"].decode() == commands[0]["command_id"]
+
+    async def test_redelivered_event_gives_no_new_commands(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        await put_settings(mapper, tenant)
+        invoice = for_tenant(tenant, make_invoice_issued())
+        await mapper.publish([invoice])
+        await wait_commands(mapper, tenant, 1)
+        customer = for_tenant(
+            tenant, make_envelope("customer.upserted", {"customer": invoice["data"]["customer"]})
+        )
+        await mapper.publish([invoice, customer])
+        commands = await wait_commands(mapper, tenant, 2)
+        assert [c["entity"] for c in commands] == ["Invoice", "Customer"]
+
+    async def test_rule_failure_becomes_an_error_record_and_the_batch_moves_on_SET_4(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        await put_settings(mapper, tenant)
+        voided = for_tenant(tenant, make_envelope("credit_note.voided", {"ref": "c-1"}))
+        after = for_tenant(tenant, make_invoice_issued())
+        await mapper.publish([voided, after])
+        await wait_commands(mapper, tenant, 1)
+        await mapper.errors.wait_for(lambda r: r.key == tenant.encode(), 1)
+        (error,) = mapper.errors_of(tenant)
+        assert (error["stage"], error["category"], error["event_id"]) == (
+            "mapper",
+            "Invoice",
+            voided["event_id"],
+        )
+
+    async def test_do_not_sync_customer_is_released_when_turned_back_on_CUS_8(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        await put_settings(mapper, tenant, customers={"do_not_sync": ["guest-17"]})
+        await mapper.publish([for_tenant(tenant, make_invoice_issued())])
+        await asyncio.sleep(1.0)
+        assert mapper.commands_of(tenant) == []
+        await put_settings(mapper, tenant, customers={"do_not_sync": []})
+        (command,) = await wait_commands(mapper, tenant, 1)
+        assert command["entity"] == "Invoice"
+
+
+class TestCli:
+    def test_tenant_apply_and_show_SET_1(
+        self, mapper: Mapper, tenant: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from qbsync_mapper.cli import app
+
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", mapper.settings.kafka_bootstrap_servers)
+        monkeypatch.setenv("DATABASE_URL", mapper.settings.database_url)
+        good = tmp_path / "good.yaml"
+        good.write_text(yaml.safe_dump(settings_document(tenant_id=tenant)))
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(
+            yaml.safe_dump(settings_document(tenant_id=tenant, realm_id="", fee_account=[]))
+        )
+        runner = CliRunner()
+        applied = runner.invoke(app, ["apply", str(good)])
+        assert applied.exit_code == 0, applied.output
+        assert "version 1" in applied.output
+        refused = runner.invoke(app, ["apply", str(bad)])
+        assert refused.exit_code == 1
+        assert "realm_id" in refused.output
+        assert "fee_account" in refused.output
+        shown = runner.invoke(app, ["show", tenant])
+        assert shown.exit_code == 0
+        assert json.loads(shown.output)["version"] == 1
