@@ -46,8 +46,19 @@ check-packages: | $(UV) ## Each service installs and imports on its own
 	  .venvs/$$svc/bin/python -c "import qbsync_$$svc.app" || exit 1; \
 	done
 
+.PHONY: system-deps
+system-deps: ## Debian's chromium + chromedriver for the operator-page browser test
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing chromium and chromium-driver (Debian packages)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "The browser test needs /usr/bin/chromium and /usr/bin/chromedriver: apt-get install chromium chromium-driver" >&2; exit 1; \
+	  fi; \
+	fi
+
 .PHONY: test
-test: lint check-packages ## Lint, then the whole pytest suite against a real broker and database
+test: lint check-packages system-deps ## Lint, then the whole pytest suite against a real broker and database
 	$(RUN) pytest -v
 
 .PHONY: bench

@@ -35,6 +35,25 @@ class Reason(BaseModel):
     message: str
 
 
+CONNECTION_FIELD = "connection"
+"""`Reason.field` that marks an Account error as a failed QBO connection (authentication).
+
+The errors service pauses a tenant whose connection has failed this way for longer
+than a set period, instead of retrying and notifying on every event.
+"""
+
+
+class QboFault(BaseModel):
+    """The fault QBO answered with, when a failure came from the QBO API."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str | None = Field(default=None, description="QBO's error code, e.g. '6240'.")
+    element: str | None = Field(default=None, description="The element QBO blames, if any.")
+    message: str = Field(default="", description="QBO's short message.")
+    detail: str | None = Field(default=None, description="QBO's detail text.")
+
+
 class ErrorRecord(BaseModel):
     """A failure, with everything an operator needs to understand and replay it."""
 
@@ -52,6 +71,16 @@ class ErrorRecord(BaseModel):
     retriable: bool = False
     trace_id: str | None = None
     occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    qbo_fault: QboFault | None = Field(
+        default=None, description="QBO's fault, when the failure came from the QBO API."
+    )
+    command_id: str | None = Field(
+        default=None, description="The posting command that failed (stage poster)."
+    )
+    customer_ref: str | None = Field(
+        default=None,
+        description="Upstream customer ref an Account error concerns (account actions need it).",
+    )
 
     @property
     def payload(self) -> bytes:
@@ -83,3 +112,45 @@ class QboPaymentNotice(BaseModel):
     entity_id: str
     operation: str
     last_updated: str | None = None
+
+
+OPERATOR_ACTION_KIND = "qbsync.operator-action"
+"""`qbsync-kind` header value of an `OperatorAction` on `qbsync.commands.v1`."""
+
+
+class OperatorActionType(StrEnum):
+    """What an operator decided in the errors service, for the mapper and poster to apply."""
+
+    LINK_CUSTOMER = "link_customer"
+    """Use the existing QBO customer `qbo_customer_id` for `customer_ref` (ERR-4)."""
+    CREATE_CUSTOMER = "create_customer"
+    """Create a new QBO customer for `customer_ref` (ERR-4)."""
+    STOP_SYNCING = "stop_syncing"
+    """Hold this customer's transactions; report no errors for them (CUS-8)."""
+    RESUME_SYNCING = "resume_syncing"
+    """Undo `stop_syncing`: post the customer's held transactions (CUS-8)."""
+    DELETE_SERVICE = "delete_service"
+    """Forget the failing service (QBO item) so it is created again (ERR-3)."""
+    PAUSE_TENANT = "pause_tenant"
+    """The tenant's QBO connection keeps failing authentication: hold its commands."""
+    RESUME_TENANT = "resume_tenant"
+    """The connection is fixed: post the tenant's held commands again."""
+
+
+class OperatorAction(BaseModel):
+    """A control message the errors service publishes on `qbsync.commands.v1`, keyed by tenant.
+
+    It takes effect when the mapper or poster handles it; the errors service only
+    records and publishes the decision.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str = OPERATOR_ACTION_KIND
+    action: OperatorActionType
+    tenant_id: str
+    record_id: str | None = Field(default=None, description="The error record acted on.")
+    customer_ref: str | None = Field(default=None, description="Upstream customer ref.")
+    qbo_customer_id: str | None = Field(default=None, description="For link_customer.")
+    actor: str = Field(description="Who decided: the API key id.")
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))

@@ -1,0 +1,23 @@
+"""`python -m qbsync_errors [--host H] [--port P]` serves the errors service with uvicorn."""
+
+import argparse
+
+import uvicorn
+from qbsync_core.settings import load_settings
+
+from qbsync_errors.app import create_app
+from qbsync_errors.settings import ErrorsSettings
+
+
+def main() -> None:
+    """Parse the command line and serve."""
+    settings = load_settings(ErrorsSettings)
+    parser = argparse.ArgumentParser(prog="python -m qbsync_errors", description=__doc__)
+    parser.add_argument("--host", default=settings.http_host)
+    parser.add_argument("--port", type=int, default=settings.http_port)
+    args = parser.parse_args()
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
