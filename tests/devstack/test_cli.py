@@ -97,7 +97,14 @@ class TestDetached:
             assert code == 0
             components = report["components"]
             assert isinstance(components, dict)
-            assert set(components) == {"broker", "database", "qbo_sandbox", "ingest"}
+            assert set(components) == {
+                "broker",
+                "database",
+                "qbo_sandbox",
+                "ingest",
+                "mapper",
+                "errors",
+            }
             assert all(c["answers"] for c in components.values())
             env_file = (tmp_path / "dev.env").read_text()
             assert f"KAFKA_BOOTSTRAP_SERVERS={components['broker']['url']}" in env_file
@@ -155,6 +162,6 @@ class TestForeground:
                 proc.kill()
                 _qbsync(tmp_path, "dev", "down")
         assert proc.returncode == 0, err
-        assert "Stopped ingest, qbo_sandbox, database, broker." in out
+        assert "Stopped errors, mapper, ingest, qbo_sandbox, database, broker." in out
         assert all(_gone(pid) for pid in pids)
         assert not (tmp_path / "stack.json").exists()

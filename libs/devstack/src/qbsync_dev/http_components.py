@@ -42,10 +42,25 @@ INGEST = HttpComponentSpec(
     health_path="/readyz",
 )
 
+MAPPER = HttpComponentSpec(
+    name="mapper",
+    module="qbsync_mapper",
+    preferred_port=18082,
+    health_path="/health",
+)
+
+ERRORS = HttpComponentSpec(
+    name="errors",
+    module="qbsync_errors",
+    preferred_port=18084,
+    health_path="/readyz",
+    env_var="QBSYNC_ERRORS_URL",
+)
+
 EMULATORS: tuple[HttpComponentSpec, ...] = (QBO_SANDBOX,)
 """Started with the infrastructure; services read their URLs from dev.env."""
 
-SERVICES: tuple[HttpComponentSpec, ...] = (INGEST,)
+SERVICES: tuple[HttpComponentSpec, ...] = (INGEST, MAPPER, ERRORS)
 """qbsync's own services; started once dev.env exists, since they read it."""
 
 
