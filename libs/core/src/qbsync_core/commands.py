@@ -56,6 +56,10 @@ class Entity(StrEnum):
     CREDIT_MEMO = "CreditMemo"
     PAYMENT = "Payment"
     PURCHASE = "Purchase"
+    DEPOSIT = "Deposit"
+    """A processor payout (PAY-8..PAY-10)."""
+    JOURNAL_ENTRY = "JournalEntry"
+    """A business day's summary entry in journal mode (JRN-*)."""
 
 
 class MatchStrategy(StrEnum):

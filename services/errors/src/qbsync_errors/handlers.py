@@ -7,13 +7,11 @@ consumer seeks back) after a pause and stored again, which is harmless: a
 redelivered record changes nothing (see storage.upsert_records).
 """
 
-import asyncio
-
 import asyncpg
 import structlog
-from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaMessage, KafkaRouter
 from pydantic import ValidationError
+from qbsync_core.consuming import raw_only, retry_later
 from qbsync_core.records import ErrorRecord
 from qbsync_core.topics import ERRORS
 
@@ -35,6 +33,7 @@ def build_router(resources: Resources) -> KafkaRouter:
         batch=True,
         max_records=settings.kafka_max_records,
         auto_offset_reset="earliest",
+        decoder=raw_only,
     )
     async def on_errors(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -53,7 +52,6 @@ def build_router(resources: Resources) -> KafkaRouter:
             resources.metrics.received_records(records)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, NotReady) as exc:
             log.warning("error batch will be stored again", error=str(exc), records=len(messages))
-            await asyncio.sleep(RETRY_PAUSE_SECONDS)
-            raise NackMessage from exc
+            await retry_later(exc, RETRY_PAUSE_SECONDS)
 
     return router

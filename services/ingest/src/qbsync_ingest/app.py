@@ -4,17 +4,15 @@ One process serves HTTP (FastAPI under uvicorn) and consumes qbsync.inbound.v1;
 both feed the same intake path.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import JSONResponse
-from opentelemetry.trace import SpanKind
+from fastapi import FastAPI
 from qbsync_core.db import create_pool
 from qbsync_core.service import build_runtime, prepare
 from qbsync_core.settings import load_settings
+from qbsync_core.web import error_response, instrument, make_producer
 
 from qbsync_ingest import handlers, http
 from qbsync_ingest.forwarding import KafkaForwarder
@@ -40,13 +38,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await prepare(settings, SCHEMA, MIGRATIONS)
         pool = await create_pool(settings.database_url, SCHEMA)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers.split(","),
-            client_id=SERVICE_NAME,
-            acks="all",
-            enable_idempotence=settings.kafka_idempotent_producer,
-            linger_ms=2,
-        )
+        producer = make_producer(settings, SERVICE_NAME)
         await producer.start()
         resources.pool, resources.producer = pool, producer
         resources.forwarder = KafkaForwarder(producer, tracer)
@@ -69,22 +61,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     )
     app.include_router(http.build_router(resources))
 
-    @app.middleware("http")
-    async def trace_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        name = f"{request.method} {request.url.path}"
-        with tracer.start_as_current_span(name, kind=SpanKind.SERVER) as span:
-            response = await call_next(request)
-            span.set_attribute("http.response.status_code", response.status_code)
-            return response
+    instrument(app, tracer)
 
-    @app.exception_handler(HTTPException)
-    async def problem(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, exc.status_code, exc.headers)
-
-    @app.exception_handler(NotReady)
-    async def not_ready(_: Request, exc: NotReady) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, 503, {"Retry-After": "1"})
+    app.add_exception_handler(NotReady, error_response(503, {"Retry-After": "1"}))
 
     return app

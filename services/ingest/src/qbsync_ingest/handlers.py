@@ -6,15 +6,10 @@ database or broker is not the message's fault, so the batch is nacked (the
 consumer seeks back) after a pause and handled again.
 """
 
-import asyncio
-from collections.abc import Sequence
-from typing import Any
-
 import structlog
-from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaMessage, KafkaRouter
-from faststream.message import StreamMessage
 from opentelemetry import trace
+from qbsync_core.consuming import raw_only, retry_later, trace_carrier
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.topics import INBOUND
 
@@ -22,18 +17,7 @@ from qbsync_ingest.intake import Submitted, intake
 from qbsync_ingest.resources import NotReady, Resources
 
 RETRY_PAUSE_SECONDS = 2.0
-_TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
 log = structlog.get_logger()
-
-
-def _trace_headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
-    return {k: v.decode("latin-1") for k, v in headers if k in _TRACE_HEADERS}
-
-
-async def _raw_only(_: StreamMessage[Any]) -> None:
-    # The handler reads raw_message itself; FastStream's default batch decoder would
-    # parse every record as JSON first (about a fifth of intake's CPU).
-    return None
 
 
 def build_router(resources: Resources) -> KafkaRouter:
@@ -47,12 +31,12 @@ def build_router(resources: Resources) -> KafkaRouter:
         batch=True,
         max_records=settings.kafka_max_records,
         auto_offset_reset="earliest",
-        decoder=_raw_only,
+        decoder=raw_only,
     )
     async def on_inbound(message: KafkaMessage) -> None:
         raw = message.raw_message
         records = raw if isinstance(raw, tuple) else (raw,)
-        items = [Submitted(r.value or b"", carrier=_trace_headers(r.headers)) for r in records]
+        items = [Submitted(r.value or b"", carrier=trace_carrier(r.headers)) for r in records]
         context = trace.get_current_span().get_span_context()
         trace_id = format(context.trace_id, "032x") if context.is_valid else None
         try:
@@ -62,7 +46,6 @@ def build_router(resources: Resources) -> KafkaRouter:
             )
         except (InfrastructureFailure, NotReady) as exc:
             log.warning("inbound batch will be retried", error=str(exc), records=len(items))
-            await asyncio.sleep(RETRY_PAUSE_SECONDS)
-            raise NackMessage from exc
+            await retry_later(exc, RETRY_PAUSE_SECONDS)
 
     return router
