@@ -13,9 +13,11 @@ from qbsync_core.commands import PostingCommand
 from qbsync_core.db import create_pool, migrate
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.records import ErrorRecord
+from qbsync_mapper import storage
 from qbsync_mapper.admin import Applied, apply_settings
 from qbsync_mapper.mapping import Accepted, map_batch, release_tenant
 from qbsync_mapper.migrations_path import MIGRATIONS, SCHEMA
+from qbsync_mapper.rules.state import HeldEvent, HoldReason
 
 from tests.fixtures.events import make_envelope, make_invoice_issued, make_payment_received
 from tests.mapper.helpers import settings_document
@@ -107,24 +109,41 @@ class TestMapBatch:
         assert released.commands == 1
         assert (await release_tenant(pool, publisher, TRACER, tenant)).commands == 0
 
-    async def test_unsupported_types_are_held_for_a_later_mapper_part(
+    async def test_events_part_1_held_as_unsupported_are_mapped_first_PAY_7(
         self, pool: asyncpg.Pool
     ) -> None:
         tenant = f"t-{uuid.uuid4().hex[:10]}"
         await configure(pool, tenant)
-        fee = make_envelope(
-            "fee.charged",
-            {
-                "ref": "fee-1",
-                "currency": "USD",
-                "amount": "2.90",
-                "processor": "stripe",
-                "charged_at": "2026-11-21T00:00:00Z",
-            },
-        )
+        fee = {
+            **make_envelope(
+                "fee.charged",
+                {
+                    "ref": "fee-1",
+                    "currency": "USD",
+                    "amount": "2.90",
+                    "processor": "stripe",
+                    "charged_at": "2026-11-21T00:00:00Z",
+                },
+            ),
+            "tenant_id": tenant,
+        }
+        raw = json.dumps(fee).encode()
+        async with pool.acquire() as conn:
+            # What part 1 left behind: a fee held with reason `unsupported`.
+            await storage.hold_events(
+                conn,
+                tenant,
+                [HeldEvent(HoldReason.UNSUPPORTED, fee["type"], "s", fee["event_id"], raw)],
+            )
+        assert tenant in await storage.tenants_to_release(pool)
         publisher = MemoryPublisher()
-        summary = await map_batch(pool, publisher, TRACER, items(tenant, fee))
-        assert (summary.held, publisher.commands, publisher.errors) == (1, [], [])
+        summary = await release_tenant(pool, publisher, TRACER, tenant)
+        assert (summary.commands, publisher.errors) == (1, [])
+        assert (publisher.commands[0].entity, publisher.commands[0].upstream_ref) == (
+            "Purchase",
+            f"fee:{tenant}:fee-1",
+        )
+        assert tenant not in await storage.tenants_to_release(pool)
 
     async def test_unreadable_event_becomes_a_validation_error_record(
         self, pool: asyncpg.Pool

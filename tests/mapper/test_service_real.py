@@ -154,3 +154,94 @@ class TestCli:
         shown = runner.invoke(app, ["show", tenant])
         assert shown.exit_code == 0
         assert json.loads(shown.output)["version"] == 1
+
+
+PAYOUT_SETTINGS: dict[str, Any] = {
+    "payouts": {"deposit_account": "35", "default_account": "400"},
+    "schedule": "manual",
+}
+
+
+def payout_event(ref: str) -> dict[str, Any]:
+    lines = [{"revenue_category": "Class packs", "amount": "20.00"}]
+    data = {"ref": ref, "arrival_date": "2026-01-10", "lines": lines, "fees": "1", "net": "19.00"}
+    return make_envelope(
+        "payout.settled", {"processor": "stripe", "currency": "USD", **data}, source="momence"
+    )
+
+
+async def wait_outbox(mapper: Mapper, tenant: str, count: int) -> None:
+    for _ in range(200):
+        shown = (await mapper.http.get(f"/v1/tenants/{tenant}/settings")).json()
+        if shown["outbox"] >= count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the outbox never filled")
+
+
+class TestExportApi:
+    async def test_manual_tenant_exports_on_request_from_a_start_date_SET_3(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        assert (await put_settings(mapper, tenant, **PAYOUT_SETTINGS)).status_code == 200
+        await mapper.publish([for_tenant(tenant, payout_event("po-1"))])
+        await wait_outbox(mapper, tenant, 1)
+        assert mapper.commands_of(tenant) == []
+        skipped = await mapper.http.post(
+            f"/v1/tenants/{tenant}/export", json={"from": "2026-02-01"}
+        )
+        assert skipped.json()["skipped_before_start"] == 1
+        await mapper.publish([for_tenant(tenant, payout_event("po-2"))])
+        await wait_outbox(mapper, tenant, 1)
+        response = await mapper.http.post(f"/v1/tenants/{tenant}/export")
+        assert response.json()["commands"] == 1
+        (command,) = await wait_commands(mapper, tenant, 1)
+        assert command["upstream_ref"] == f"payout:{tenant}:po-2"
+
+    async def test_dry_run_answers_what_would_be_posted_and_posts_nothing_SET_5(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        assert (
+            await put_settings(mapper, tenant, payouts=PAYOUT_SETTINGS["payouts"])
+        ).status_code == 200
+        response = await mapper.http.post(
+            f"/v1/tenants/{tenant}/dry-run",
+            json={"from": "2026-01-01", "to": "2026-01-31", "events": [payout_event("po-t")]},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert [(c["entity"], c["body"]["Line"][-1]["Amount"]) for c in body["commands"]] == [
+            ("Deposit", "-1.00")
+        ]
+        assert body["errors"] == []
+        await asyncio.sleep(0.5)
+        assert mapper.commands_of(tenant) == []
+
+    async def test_export_of_a_tenant_without_settings_is_404(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        assert (await mapper.http.post(f"/v1/tenants/{tenant}/export")).status_code == 404
+
+
+class TestCliExport:
+    async def test_cli_export_request_is_run_by_the_service_loop_SET_3(
+        self, mapper: Mapper, tenant: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from qbsync_mapper.cli import export_app
+
+        monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", mapper.settings.kafka_bootstrap_servers)
+        monkeypatch.setenv("DATABASE_URL", mapper.settings.database_url)
+        runner = CliRunner()
+        unknown = await asyncio.to_thread(runner.invoke, export_app, [tenant])
+        assert unknown.exit_code == 1
+        assert "no settings" in unknown.output
+        assert (await put_settings(mapper, tenant, **PAYOUT_SETTINGS)).status_code == 200
+        await mapper.publish([for_tenant(tenant, payout_event("po-1"))])
+        await wait_outbox(mapper, tenant, 1)
+        result = await asyncio.to_thread(
+            runner.invoke, export_app, [tenant, "--from", "2026-01-01"]
+        )
+        assert result.exit_code == 0, result.output
+        assert "from 2026-01-01 requested" in result.output
+        (command,) = await wait_commands(mapper, tenant, 1)
+        assert command["entity"] == "Deposit"

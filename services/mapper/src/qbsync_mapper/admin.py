@@ -1,6 +1,7 @@
 """Applying and showing tenant settings: one path for the admin API and the CLI."""
 
 from dataclasses import dataclass
+from datetime import date
 
 import asyncpg
 
@@ -46,4 +47,19 @@ async def show_settings(pool: asyncpg.Pool, tenant_id: str) -> dict[str, object]
     stored = (await storage.latest_settings(pool, [tenant_id])).get(tenant_id)
     if stored is None:
         return None
-    return {**storage.settings_json(stored), "held": await storage.held_counts(pool, tenant_id)}
+    return {
+        **storage.settings_json(stored),
+        "held": await storage.held_counts(pool, tenant_id),
+        "outbox": await storage.outbox_counts(pool, tenant_id),
+    }
+
+
+async def request_export(pool: asyncpg.Pool, tenant_id: str, start: date | None) -> int | None:
+    """Ask the running service for a manual export (SET-3); None if the tenant has no settings.
+
+    The service's schedule loop runs it within its release interval, through the one
+    producer that publishes the tenant's commands.
+    """
+    if tenant_id not in await storage.latest_settings(pool, [tenant_id]):
+        return None
+    return await storage.request_export(pool, tenant_id, start)

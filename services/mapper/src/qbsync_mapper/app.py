@@ -21,7 +21,8 @@ from qbsync_core.service import build_runtime, prepare
 from qbsync_core.settings import QbsyncSettings, load_settings
 
 from qbsync_mapper import handlers, http
-from qbsync_mapper.mapping import release_tenant
+from qbsync_mapper.exports import Clock, run_schedules
+from qbsync_mapper.mapping import INFRASTRUCTURE_ERRORS, release_tenant
 from qbsync_mapper.migrations_path import MIGRATIONS, SCHEMA, SERVICE_NAME
 from qbsync_mapper.publishing import KafkaPublisher
 from qbsync_mapper.resources import NotReady, Resources
@@ -30,25 +31,32 @@ from qbsync_mapper.storage import tenants_to_release
 
 __all__ = ["MIGRATIONS", "SCHEMA", "SERVICE_NAME", "create_app"]
 log = structlog.get_logger()
+_DEFERRED: tuple[type[Exception], ...] = (InfrastructureFailure, NotReady, *INFRASTRUCTURE_ERRORS)
 
 
 async def _release_loop(resources: Resources, tracer: Tracer, interval: float) -> None:
-    """Release held events of tenants with newly applied settings, every `interval` s."""
+    """Every `interval` s: release held events, then export tenants whose window opened.
+
+    Held events are those of tenants with newly applied settings or held by part 1;
+    exports follow each tenant's schedule (SET-3) or a CLI request.
+    """
     while True:
         await asyncio.sleep(interval)
         try:
             pool, publisher = resources.ready()
             for tenant in await tenants_to_release(pool):
-                await release_tenant(pool, publisher, tracer, tenant)
-        except (InfrastructureFailure, NotReady, OSError) as exc:
-            log.warning("release of held events deferred", error=str(exc))
+                await release_tenant(pool, publisher, tracer, tenant, clock=resources.clock)
+            await run_schedules(pool, publisher, resources.clock)
+        except _DEFERRED as exc:
+            log.warning("release of held events or export deferred", error=str(exc))
 
 
-def create_app(settings: QbsyncSettings | None = None) -> FastAPI:
+def create_app(settings: QbsyncSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The mapper ASGI app; its lifespan migrates, opens pool and producer, starts consuming.
 
     Args:
         settings: mapper settings; plain shared settings get the mapper's defaults.
+        clock: the time of export windows (default: the real UTC clock).
     """
     if settings is None:
         settings = load_settings(MapperSettings)
@@ -58,6 +66,8 @@ def create_app(settings: QbsyncSettings | None = None) -> FastAPI:
     runtime = build_runtime(SERVICE_NAME, mapper_settings)
     tracer = runtime.tracer_provider.get_tracer(SERVICE_NAME)
     resources = Resources(settings=mapper_settings, tracer=tracer)
+    if clock is not None:
+        resources.clock = clock
     runtime.broker.include_router(handlers.build_router(resources))
 
     @asynccontextmanager

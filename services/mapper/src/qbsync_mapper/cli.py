@@ -1,7 +1,8 @@
-"""`qbsync tenant apply FILE` and `qbsync tenant show ID`: tenant settings of the mapper."""
+"""`qbsync tenant apply FILE`, `qbsync tenant show ID`, `qbsync export TENANT [--from DATE]`."""
 
 import asyncio
 import json
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,7 @@ import typer
 from qbsync_core.db import create_pool, migrate
 from qbsync_core.settings import load_settings
 
-from qbsync_mapper.admin import Applied, apply_settings, show_settings
+from qbsync_mapper.admin import Applied, apply_settings, request_export, show_settings
 from qbsync_mapper.migrations_path import MIGRATIONS, SCHEMA
 from qbsync_mapper.settings import MapperSettings
 
@@ -62,3 +63,44 @@ def show(tenant: Annotated[str, typer.Argument(help="Tenant id.")]) -> None:
         typer.echo(f"tenant {tenant} has no settings", err=True)
         raise typer.Exit(1)
     typer.echo(json.dumps(shown, indent=2, default=str))
+
+
+export_app = typer.Typer(help="Manual export of a tenant (SET-3).")
+
+
+async def _request(tenant: str, start: date | None) -> int | None:
+    settings = load_settings(MapperSettings)
+    await migrate(settings.database_url, SCHEMA, MIGRATIONS)
+    pool = await create_pool(settings.database_url, SCHEMA, max_size=1)
+    try:
+        return await request_export(pool, tenant, start)
+    finally:
+        await pool.close()
+
+
+@export_app.callback(
+    invoke_without_command=True,
+    # `qbsync export TENANT --from DATE`: the option may follow the argument.
+    context_settings={"allow_interspersed_args": True},
+)
+def export(
+    tenant: Annotated[str, typer.Argument(help="Tenant id.")],
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            "--from",
+            formats=["%Y-%m-%d"],
+            help="New start date: waiting commands dated earlier are not sent.",
+        ),
+    ] = None,
+) -> None:
+    """Export what waits for TENANT, from the last export (or --from) until now.
+
+    The running mapper performs it within its release interval.
+    """
+    request = asyncio.run(_request(tenant, start.date() if start else None))
+    if request is None:
+        typer.echo(f"tenant {tenant} has no settings", err=True)
+        raise typer.Exit(1)
+    since = f" from {start.date().isoformat()}" if start else " since the last export"
+    typer.echo(f"tenant {tenant}: export{since} requested (request {request})")

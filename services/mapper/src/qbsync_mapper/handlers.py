@@ -50,7 +50,7 @@ async def handle_records(resources: Resources, records: Sequence[Record]) -> Non
     items = [Accepted(r.value or b"", _trace_headers(r.headers)) for r in records]
     try:
         pool, publisher = resources.ready()
-        await map_batch(pool, publisher, resources.tracer, items)
+        await map_batch(pool, publisher, resources.tracer, items, clock=resources.clock)
     except (InfrastructureFailure, NotReady) as exc:
         log.warning("accepted batch will be retried", error=str(exc), records=len(items))
         await asyncio.sleep(RETRY_PAUSE_SECONDS)

@@ -1,21 +1,46 @@
-"""The admin HTTP API: tenant settings (PUT/GET), health."""
+"""The admin HTTP API: tenant settings (PUT/GET), manual export, dry run, health."""
 
+import json
 import re
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.settings import Environment
 
 from qbsync_mapper.admin import Applied, apply_settings, show_settings
-from qbsync_mapper.mapping import release_tenant
+from qbsync_mapper.exports import run_tenant
+from qbsync_mapper.mapping import dry_run, release_tenant
 from qbsync_mapper.resources import Resources
 from qbsync_mapper.tenants import TENANT_PATTERN
 
 log = structlog.get_logger()
 MAX_DOCUMENT_BYTES = 1_000_000
+MAX_DRY_RUN_EVENTS = 1000
+
+
+class ExportRequest(BaseModel):
+    """A manual export (SET-3): from the last export until now, or from a new start day."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: date | None = Field(
+        default=None, alias="from", description="New start day: earlier commands are dropped."
+    )
+
+
+class DryRunRequest(BaseModel):
+    """A dry run (SET-5): the range, and optionally events to try (e.g. a test payout)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+    events: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_DRY_RUN_EVENTS)
 
 
 def build_router(deps: Resources) -> APIRouter:
@@ -77,6 +102,51 @@ def build_router(deps: Resources) -> APIRouter:
         if shown is None:
             raise HTTPException(404, f"tenant {tenant_id!r} has no settings")
         return JSONResponse(shown)
+
+    @router.post("/v1/tenants/{tenant_id}/export")
+    async def export(tenant_id: str, request: ExportRequest | None = None) -> JSONResponse:
+        """Export now what waits for the tenant (SET-3), optionally from a new start day."""
+        tenant_path(tenant_id)
+        pool, publisher = deps.ready()
+        start = request.start if request else None
+        try:
+            summary = await run_tenant(
+                pool, publisher, tenant_id, deps.clock(), manual=True, start=start
+            )
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return JSONResponse(
+            {
+                "tenant_id": tenant_id,
+                "commands": summary.commands,
+                "journal_entries": summary.entries,
+                "skipped_before_start": summary.skipped,
+            }
+        )
+
+    @router.post("/v1/tenants/{tenant_id}/dry-run")
+    async def try_run(tenant_id: str, request: DryRunRequest) -> JSONResponse:
+        """What would be posted for the range, and the errors raised; posts nothing (SET-5)."""
+        tenant_path(tenant_id)
+        if request.end < request.start:
+            raise HTTPException(422, "`to` is before `from`")
+        pool, _ = deps.ready()
+        raws = [json.dumps({**e, "tenant_id": tenant_id}).encode() for e in request.events]
+        try:
+            result = await dry_run(
+                pool, deps.tracer, tenant_id, request.start, request.end, raws, clock=deps.clock
+            )
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return JSONResponse(
+            {
+                "tenant_id": tenant_id,
+                "from": request.start.isoformat(),
+                "to": request.end.isoformat(),
+                "commands": [c.model_dump(mode="json") for c in result.commands],
+                "errors": [e.model_dump(mode="json") for e in result.errors],
+            }
+        )
 
     return router
 

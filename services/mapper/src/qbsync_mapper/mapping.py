@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping as MappingType
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 
 import asyncpg
 import structlog
@@ -23,10 +24,11 @@ from qbsync_core.errors import ErrorCategory, InfrastructureFailure
 from qbsync_core.records import ErrorRecord, Reason, Stage, encode_payload, record_id_for
 
 from qbsync_mapper import storage
+from qbsync_mapper.exports import Clock, command_day, export_tenant, utc_now
 from qbsync_mapper.publishing import Publisher
 from qbsync_mapper.rules import Mapping, event_refs, map_event
 from qbsync_mapper.rules.state import HeldEvent, HoldReason, TenantState
-from qbsync_mapper.tenants import TenantSettings
+from qbsync_mapper.tenants import ScheduleMode, TenantSettings
 
 log = structlog.get_logger()
 
@@ -43,6 +45,8 @@ INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
 
 _ISSUING = {EventType.INVOICE_ISSUED, EventType.INVOICE_UPDATED}
 _RELEASED_ON_SETTINGS = (HoldReason.NO_SETTINGS, HoldReason.DO_NOT_SYNC)
+_PART_1_HOLDS = (HoldReason.UNSUPPORTED,)
+"""Held by part 1 (fees, payouts, ledger): mapped before the tenant's next events."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class Summary:
     errors: int = 0
     held: int = 0
     duplicates: int = 0
+    queued: int = 0
+    """Commands put in the outbox for a later export window (SET-3)."""
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
@@ -140,7 +146,21 @@ async def _map_tenant(
     tenant: str,
     stored: storage.StoredSettings | None,
     items: list[_Parsed],
+    now: datetime,
+    *,
+    capture: bool = False,
 ) -> None:
+    """Map a tenant's events; route its commands to the publisher or the outbox (SET-3).
+
+    Args:
+        conn: a connection in the transaction holding the tenant's lock.
+        run: collects commands to publish now and error records.
+        tenant: the tenant.
+        stored: its newest settings, if any.
+        items: its new events, in order.
+        now: the clock's time (outbox and first-window bookkeeping).
+        capture: keep every command in `run` (dry run), whatever the schedule.
+    """
     if stored is None:
         # No settings yet: keep the events, in order, until settings arrive.
         await storage.hold_events(
@@ -160,10 +180,12 @@ async def _map_tenant(
         )
         run.summary.held += len(items)
         return
+    # Events held before (no settings yet, or by part 1) go first, so the tenant's
+    # order is kept: journal mode depends on it (FIFO per reservation, JRN-4).
+    reasons = _PART_1_HOLDS if stored.released else (*_RELEASED_ON_SETTINGS, *_PART_1_HOLDS)
+    held = await storage.take_held(conn, tenant, reasons)
+    items = [_held_item(h) for h in held] + items
     if not stored.released:
-        # Events held before these settings go first, so the tenant's order is kept.
-        held = await storage.take_held(conn, tenant, _RELEASED_ON_SETTINGS)
-        items = [_held_item(h) for h in held] + items
         await storage.mark_released(conn, tenant, stored.version)
     if not items:
         return
@@ -172,14 +194,30 @@ async def _map_tenant(
         refs |= event_refs(item.event)
     invoices = {str(getattr(i.event.data, "ref", "")) for i in items if i.event.type in _ISSUING}
     state = await storage.load_state(conn, tenant, refs, invoices)
+    first = len(run.commands)
     for item in items:
         run.map(item, stored.settings, state)
     run.summary.held += len(state.new_holds)
     await storage.save_state(conn, tenant, state)
+    settings = stored.settings
+    if settings.schedule.mode is not ScheduleMode.CONTINUOUS:
+        await storage.start_export_clock(conn, tenant, now)
+        if not capture:
+            waiting = run.commands[first:]
+            del run.commands[first:]
+            await storage.enqueue(
+                conn, tenant, [(command_day(c, settings), c) for c in waiting], now
+            )
+            run.summary.queued += len(waiting)
 
 
 async def map_batch(
-    pool: asyncpg.Pool, publisher: Publisher, tracer: Tracer, items: Sequence[Accepted]
+    pool: asyncpg.Pool,
+    publisher: Publisher,
+    tracer: Tracer,
+    items: Sequence[Accepted],
+    *,
+    clock: Clock = utc_now,
 ) -> Summary:
     """Map accepted events, publish their commands and errors, remember what was done.
 
@@ -188,12 +226,14 @@ async def map_batch(
         publisher: publishes commands and error records.
         tracer: spans each event's mapping.
         items: the consumed events, in partition order.
+        clock: the time of outbox entries and export windows (SET-3).
 
     Raises:
         InfrastructureFailure: the database or broker failed; nothing was published
             for certain or remembered, so the whole batch can be retried.
     """
     run = _Run(tracer)
+    now = clock()
     by_tenant: dict[str, list[_Parsed]] = {}
     keys: list[tuple[str, str, str]] = []
     for item in items:
@@ -219,7 +259,7 @@ async def map_batch(
                     if key in new:
                         new.discard(key)  # a repeat inside the batch is a duplicate too
                         fresh.append(p)
-                await _map_tenant(conn, run, tenant, stored.get(tenant), fresh)
+                await _map_tenant(conn, run, tenant, stored.get(tenant), fresh, now)
             await publisher.publish(run.commands, run.errors)
     except INFRASTRUCTURE_ERRORS as exc:
         raise InfrastructureFailure(f"mapping could not complete: {exc!r}") from exc
@@ -228,9 +268,16 @@ async def map_batch(
 
 
 async def release_tenant(
-    pool: asyncpg.Pool, publisher: Publisher, tracer: Tracer, tenant: str
+    pool: asyncpg.Pool,
+    publisher: Publisher,
+    tracer: Tracer,
+    tenant: str,
+    *,
+    clock: Clock = utc_now,
 ) -> Summary:
     """Map the events held for `tenant` under its newest settings (SET-4, CUS-8).
+
+    Also maps what part 1 held as `unsupported` (fees, payouts, ledger events).
 
     Raises:
         InfrastructureFailure: the database or broker failed; nothing changed.
@@ -240,10 +287,76 @@ async def release_tenant(
         async with pool.acquire() as conn, conn.transaction():
             await storage.lock_tenants(conn, [tenant])
             stored = (await storage.latest_settings(conn, [tenant])).get(tenant)
-            if stored is not None and not stored.released:
-                await _map_tenant(conn, run, tenant, stored, [])
+            if stored is not None:
+                await _map_tenant(conn, run, tenant, stored, [], clock())
                 await publisher.publish(run.commands, run.errors)
     except INFRASTRUCTURE_ERRORS as exc:
         raise InfrastructureFailure(f"release could not complete: {exc!r}") from exc
     run.summary.commands, run.summary.errors = len(run.commands), len(run.errors)
     return run.summary
+
+
+@dataclass
+class DryRun:
+    """What would be posted for a tenant and a date range, and the errors raised (SET-5)."""
+
+    commands: list[PostingCommand]
+    errors: list[ErrorRecord]
+
+
+async def dry_run(
+    pool: asyncpg.Pool,
+    tracer: Tracer,
+    tenant: str,
+    start: date,
+    end: date,
+    raw_events: Sequence[bytes] = (),
+    *,
+    clock: Clock = utc_now,
+) -> DryRun:
+    """Map and export as for real inside a transaction that is rolled back (SET-5).
+
+    Shows the commands dated `start`..`end` that would leave: those waiting in the
+    outbox, journal entries of the days in the range (today's too, as it stands), and
+    what the given events (e.g. a test payout) would give, with the error records
+    they would raise. Nothing is published and nothing is kept.
+
+    Raises:
+        LookupError: the tenant has no settings.
+        InfrastructureFailure: the database failed.
+    """
+    run = _Run(tracer)
+    now = clock()
+    try:
+        async with pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                await storage.lock_tenants(conn, [tenant])
+                stored = (await storage.latest_settings(conn, [tenant])).get(tenant)
+                if stored is None:
+                    raise LookupError(f"tenant {tenant!r} has no settings")
+                parsed = []
+                for raw in raw_events:
+                    try:
+                        parsed.append(_Parsed(parse_event_json(raw), raw, None))
+                    except ValueError as exc:
+                        run.errors.append(_unreadable(Accepted(raw), exc))
+                await _map_tenant(conn, run, tenant, stored, parsed, now, capture=True)
+                settings = stored.settings
+                # Days up to `end` count as ended here, so the range's entries show.
+                waiting, _ = await export_tenant(
+                    conn, settings, max(now, _day_end(end, settings)), manual=True
+                )
+                commands = [
+                    c for c in [*run.commands, *waiting] if start <= command_day(c, settings) <= end
+                ]
+            finally:
+                await transaction.rollback()
+    except INFRASTRUCTURE_ERRORS as exc:
+        raise InfrastructureFailure(f"dry run could not complete: {exc!r}") from exc
+    return DryRun(commands, run.errors)
+
+
+def _day_end(day: date, settings: TenantSettings) -> datetime:
+    return datetime.combine(day + timedelta(days=1), time(0), settings.zone)

@@ -1,10 +1,11 @@
 """What the transports share once the app's lifespan has opened it."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 from opentelemetry.trace import Tracer
 
+from qbsync_mapper.exports import Clock, utc_now
 from qbsync_mapper.publishing import Publisher
 from qbsync_mapper.settings import MapperSettings
 
@@ -21,6 +22,8 @@ class Resources:
     tracer: Tracer
     pool: asyncpg.Pool | None = None
     publisher: Publisher | None = None
+    clock: Clock = field(default=utc_now)
+    """The time of export windows and business days (tests pass their own)."""
 
     def ready(self) -> tuple[asyncpg.Pool, Publisher]:
         """The pool and publisher.

@@ -3,12 +3,22 @@
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from qbsync_core.commands import PostingCommand
 
-from qbsync_mapper.rules.state import DocKind, DocState, HeldEvent, HoldReason, TenantState
+from qbsync_mapper.rules.state import (
+    DocKind,
+    DocState,
+    HeldEvent,
+    HoldReason,
+    PendingLine,
+    Reservation,
+    TenantState,
+)
 from qbsync_mapper.tenants import TenantSettings
 
 Connection = asyncpg.Connection | PoolConnectionProxy
@@ -110,8 +120,19 @@ async def mark_released(conn: Connection, tenant_id: str, version: int) -> None:
 
 
 async def tenants_to_release(conn: Connection | asyncpg.Pool) -> list[str]:
-    """Tenants whose newest settings have not yet released their held events."""
-    rows = await conn.fetch("SELECT DISTINCT tenant_id FROM tenant_settings WHERE NOT released")
+    """Tenants whose newest settings have not yet released their held events.
+
+    Also tenants with settings and events part 1 held as `unsupported` (released once).
+    """
+    rows = await conn.fetch(
+        """
+        SELECT tenant_id FROM tenant_settings WHERE NOT released
+        UNION
+        SELECT h.tenant_id FROM held_events h
+        WHERE h.reason = 'unsupported'
+          AND EXISTS (SELECT 1 FROM tenant_settings s WHERE s.tenant_id = h.tenant_id)
+        """
+    )
     return sorted(r["tenant_id"] for r in rows)
 
 
@@ -172,6 +193,15 @@ async def load_state(
         state.awaiting.setdefault(held.key, []).append(held)
         if held.ref:
             refs.add(held.ref)
+    for row in await conn.fetch(
+        "SELECT ref, currency, balance, active FROM reservations "
+        "WHERE tenant_id = $1 AND ref = ANY($2::text[])",
+        tenant_id,
+        sorted(refs),
+    ):
+        state.reservations[row["ref"]] = Reservation(
+            row["ref"], row["currency"], Decimal(row["balance"]), row["active"]
+        )
     docs = await _documents(conn, tenant_id, refs)
     # An invoice's void reaches its payments (DOC-7): load those too.
     payment_refs = {p for d in docs if d.kind is DocKind.INVOICE for p in d.payments} - refs
@@ -212,6 +242,197 @@ async def save_state(conn: Connection, tenant_id: str, state: TenantState) -> No
             "DELETE FROM held_events WHERE held_id = ANY($1::bigint[])", state.released
         )
     await hold_events(conn, tenant_id, state.new_holds)
+    touched = [r for r in state.reservations.values() if r.active]
+    if touched:
+        await conn.executemany(
+            """
+            INSERT INTO reservations (tenant_id, ref, currency, balance, active)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (tenant_id, ref)
+            DO UPDATE SET balance = excluded.balance, active = excluded.active
+            """,
+            [(tenant_id, r.ref, r.currency, r.balance, r.active) for r in touched],
+        )
+    await append_journal_lines(conn, tenant_id, state.journal_lines)
+
+
+async def append_journal_lines(
+    conn: Connection, tenant_id: str, pending: Sequence[PendingLine]
+) -> None:
+    """Keep ledger postings' lines until their day's entry is built (JRN-1)."""
+    if not pending:
+        return
+    await conn.executemany(
+        """
+        INSERT INTO journal_lines (tenant_id, day, currency, event_id, lines)
+        VALUES ($1, $2, $3, $4, $5::jsonb)
+        """,
+        [(tenant_id, p.day, p.currency, p.event_id, json.dumps(p.lines)) for p in pending],
+    )
+
+
+@dataclass(frozen=True)
+class OpenDay:
+    """Unposted journal lines of one (day, currency), and the entry they will become."""
+
+    day: date
+    currency: str
+    seq: int
+    line_ids: list[int]
+    lines: list[dict[str, object]]
+
+
+async def open_days(conn: Connection, tenant_id: str, before: date) -> list[OpenDay]:
+    """Days before `before` with lines no entry took yet, oldest first, with their next seq."""
+    rows = await conn.fetch(
+        """
+        SELECT l.day, l.currency, array_agg(l.line_id ORDER BY l.line_id) AS ids,
+               jsonb_agg(l.lines ORDER BY l.line_id)::text AS lines,
+               coalesce((SELECT max(e.seq) + 1 FROM journal_entries e
+                         WHERE e.tenant_id = l.tenant_id AND e.day = l.day
+                           AND e.currency = l.currency), 0) AS seq
+        FROM journal_lines l
+        WHERE l.tenant_id = $1 AND l.entry_seq IS NULL AND l.day < $2
+        GROUP BY l.tenant_id, l.day, l.currency
+        ORDER BY l.day, l.currency
+        """,
+        tenant_id,
+        before,
+    )
+    return [
+        OpenDay(
+            r["day"],
+            r["currency"],
+            r["seq"],
+            list(r["ids"]),
+            [line for group in json.loads(r["lines"]) for line in group],
+        )
+        for r in rows
+    ]
+
+
+async def close_day(conn: Connection, tenant_id: str, day: OpenDay, command_id: str | None) -> None:
+    """Mark a day's lines as taken by entry `day.seq`; record the entry if one was built."""
+    await conn.execute(
+        "UPDATE journal_lines SET entry_seq = $2 WHERE line_id = ANY($1::bigint[])",
+        day.line_ids,
+        day.seq,
+    )
+    if command_id is not None:
+        await conn.execute(
+            """
+            INSERT INTO journal_entries (tenant_id, day, currency, seq, command_id)
+            VALUES ($1, $2, $3, $4, $5)
+            """,
+            tenant_id,
+            day.day,
+            day.currency,
+            day.seq,
+            command_id,
+        )
+
+
+async def enqueue(
+    conn: Connection,
+    tenant_id: str,
+    commands: Sequence[tuple[date, PostingCommand]],
+    now: datetime,
+) -> None:
+    """Put commands in the outbox until their export window opens (SET-3)."""
+    if not commands:
+        return
+    await conn.executemany(
+        """
+        INSERT INTO outbox (tenant_id, business_day, command, enqueued_at)
+        VALUES ($1, $2, $3::jsonb, $4)
+        """,
+        [(tenant_id, day, c.model_dump_json(), now) for day, c in commands],
+    )
+
+
+async def take_outbox(
+    conn: Connection, tenant_id: str, until: date
+) -> list[tuple[date, PostingCommand]]:
+    """Remove and return the tenant's waiting commands dated up to `until`, in order."""
+    rows = await conn.fetch(
+        """
+        DELETE FROM outbox WHERE tenant_id = $1 AND business_day <= $2
+        RETURNING outbox_id, business_day, command::text AS command
+        """,
+        tenant_id,
+        until,
+    )
+    rows = sorted(rows, key=lambda r: r["outbox_id"])
+    return [(r["business_day"], PostingCommand.model_validate_json(r["command"])) for r in rows]
+
+
+async def outbox_counts(conn: Connection | asyncpg.Pool, tenant_id: str) -> int:
+    """How many commands of the tenant wait in the outbox."""
+    count: int = await conn.fetchval("SELECT count(*) FROM outbox WHERE tenant_id = $1", tenant_id)
+    return count
+
+
+async def start_export_clock(conn: Connection, tenant_id: str, now: datetime) -> None:
+    """Interval windows of a tenant seen for the first time count from `now`."""
+    await conn.execute(
+        "INSERT INTO export_state (tenant_id, last_export_at) VALUES ($1, $2) "
+        "ON CONFLICT DO NOTHING",
+        tenant_id,
+        now,
+    )
+
+
+async def last_export(conn: Connection, tenant_id: str) -> datetime | None:
+    """When the tenant's outbox was last exported."""
+    value: datetime | None = await conn.fetchval(
+        "SELECT last_export_at FROM export_state WHERE tenant_id = $1", tenant_id
+    )
+    return value
+
+
+async def exported(conn: Connection, tenant_id: str, now: datetime) -> None:
+    """Record an export at `now`."""
+    await conn.execute(
+        """
+        INSERT INTO export_state (tenant_id, last_export_at) VALUES ($1, $2)
+        ON CONFLICT (tenant_id) DO UPDATE SET last_export_at = excluded.last_export_at
+        """,
+        tenant_id,
+        now,
+    )
+
+
+async def request_export(
+    conn: Connection | asyncpg.Pool, tenant_id: str, start: date | None
+) -> int:
+    """Ask the running service for a manual export (the CLI's path)."""
+    request_id: int = await conn.fetchval(
+        "INSERT INTO export_requests (tenant_id, start_day) VALUES ($1, $2) RETURNING request_id",
+        tenant_id,
+        start,
+    )
+    return request_id
+
+
+async def take_export_requests(conn: Connection, tenant_id: str) -> list[date | None]:
+    """Remove and return the tenant's pending manual-export requests (their start days)."""
+    rows = await conn.fetch(
+        "DELETE FROM export_requests WHERE tenant_id = $1 RETURNING request_id, start_day",
+        tenant_id,
+    )
+    return [r["start_day"] for r in sorted(rows, key=lambda r: r["request_id"])]
+
+
+async def tenants_with_work(conn: Connection | asyncpg.Pool) -> list[str]:
+    """Tenants with waiting commands, open journal lines or export requests."""
+    rows = await conn.fetch(
+        """
+        SELECT tenant_id FROM outbox
+        UNION SELECT tenant_id FROM journal_lines WHERE entry_seq IS NULL
+        UNION SELECT tenant_id FROM export_requests
+        """
+    )
+    return sorted(r["tenant_id"] for r in rows)
 
 
 async def hold_events(conn: Connection, tenant_id: str, held: Sequence[HeldEvent]) -> None:

@@ -11,12 +11,16 @@ from qbsync_contracts.events import (
     CustomerUpserted,
     Event,
     EventType,
+    FeeCharged,
     InvoiceIssued,
     InvoiceUpdated,
     InvoiceVoided,
+    LedgerOpeningBalance,
+    LedgerPosted,
     PaymentReceived,
     PaymentRefunded,
     PaymentVoided,
+    PayoutSettled,
     parse_event_json,
 )
 from qbsync_core.commands import Entity, Operation
@@ -30,7 +34,9 @@ from qbsync_mapper.rules.documents import (
     map_invoice,
     map_invoice_void,
 )
+from qbsync_mapper.rules.ledger import map_ledger, map_opening
 from qbsync_mapper.rules.payments import map_payment, map_payment_void, map_refund
+from qbsync_mapper.rules.payouts import map_fee, map_payout
 from qbsync_mapper.rules.state import DocKind, HeldEvent, HoldReason, TenantState
 from qbsync_mapper.tenants import DocumentType, TenantSettings
 
@@ -54,7 +60,7 @@ def event_refs(event: Event) -> set[str]:
     data = event.data
     refs = {
         value
-        for name in ("ref", "invoice_ref", "credited_invoice_ref")
+        for name in ("ref", "invoice_ref", "credited_invoice_ref", "reservation_ref")
         if isinstance(value := getattr(data, name, None), str)
     }
     return refs
@@ -104,6 +110,19 @@ def map_event(
         The event's mapping first, then one per payment it released (PAY-3).
     """
     m = Mapping(event, raw, settings, state, traceparent=traceparent, trace_id=trace_id)
+    # Part 2 types are not customer documents: no DOC-9 type filter, no do-not-sync customer.
+    if isinstance(event, FeeCharged):
+        map_fee(m, event)
+        return [m]
+    if isinstance(event, PayoutSettled):
+        map_payout(m, event)
+        return [m]
+    if isinstance(event, LedgerPosted):
+        map_ledger(m, event)
+        return [m]
+    if isinstance(event, LedgerOpeningBalance):
+        map_opening(m, event)
+        return [m]
     kind = _document_type(event, state)
     if kind is None:
         m.hold(HoldReason.UNSUPPORTED, event.type)

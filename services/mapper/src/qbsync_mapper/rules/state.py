@@ -1,6 +1,7 @@
 """What the mapper remembers per tenant, as the pure rules see it (storage persists it)."""
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -15,6 +16,8 @@ class DocKind(StrEnum):
     CREDIT_NOTE = "credit_note"
     PAYMENT = "payment"
     REFUND = "refund"
+    FEE = "fee"
+    PAYOUT = "payout"
 
 
 class DocStatus(StrEnum):
@@ -67,7 +70,8 @@ class HoldReason(StrEnum):
     DO_NOT_SYNC = "do_not_sync"
     """The customer is marked do-not-sync (CUS-8); released when syncing is turned back on."""
     UNSUPPORTED = "unsupported"
-    """A type a later part of the mapper handles (fees, payouts, journal mode)."""
+    """Held by part 1 for types it did not map (fees, payouts, journal mode); part 2
+    releases these before the tenant's next events."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,27 @@ class HeldEvent:
 
 
 @dataclass
+class Reservation:
+    """A reservation's position in journal mode: + owed (AR), - prepaid (Deposits) (JRN-4)."""
+
+    ref: str
+    currency: str
+    balance: Decimal = Decimal(0)
+    active: bool = False
+    """A posting moved it (an opening balance after that is refused, JRN-5)."""
+
+
+@dataclass(frozen=True)
+class PendingLine:
+    """Journal lines of one posting, waiting for their business day's entry (JRN-1)."""
+
+    day: date
+    currency: str
+    event_id: str
+    lines: list[dict[str, Any]]
+
+
+@dataclass
 class TenantState:
     """The part of a tenant's state a batch of events needs, loaded before mapping.
 
@@ -100,6 +125,14 @@ class TenantState:
     changed: set[tuple[DocKind, str]] = field(default_factory=set)
     new_holds: list[HeldEvent] = field(default_factory=list)
     released: list[int] = field(default_factory=list)
+    reservations: dict[str, Reservation] = field(default_factory=dict)
+    """Journal mode: the reservations the batch touches (new ones are added)."""
+    journal_lines: list[PendingLine] = field(default_factory=list)
+    """Journal mode: lines mapped in this batch, for storage to append."""
+
+    def reservation(self, ref: str, currency: str) -> Reservation:
+        """The reservation's position, a zero balance if never seen."""
+        return self.reservations.setdefault(ref, Reservation(ref, currency))
 
     def get(self, kind: DocKind, ref: str) -> DocState | None:
         """The tracked document, if any."""
