@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import tempfile
 import time
 import uuid
@@ -25,6 +26,7 @@ from qbsync_core.topics import ACCEPTED, INBOUND
 from qbsync_dev.stack import StackState, start_stack, stop_stack
 
 GOAL_KAFKA = 5000
+RUNS = 3
 
 
 def _event(tenant: str, index: int) -> bytes:
@@ -126,27 +128,29 @@ async def main_async(count: int) -> None:
         os.environ["QBSYNC_HOME"] = str(home)
         state = await start_stack(home, kafka_port=0, postgres_port=0)
         try:
-            kafka_s, kafka_seen = await kafka_path(state, count)
+            # Three Kafka runs: the 2-core machine also hosts broker, database and load
+            # generator, so single runs vary; the median is reported with the range.
+            kafka_runs = [await kafka_path(state, count) for _ in range(RUNS)]
             http_s, http_accepted = await http_path(state, state.database.url, count)
         finally:
             stop_stack(home)
-    kafka_rate, http_rate = kafka_seen / kafka_s, http_accepted / http_s
+    rates = sorted(seen / seconds for seconds, seen in kafka_runs)
+    kafka_rate, http_rate = statistics.median(rates), http_accepted / http_s
+    kafka_seen = kafka_runs[0][1]
     print("## Ingest throughput (issue 4)\n")
     print(
         f"{count:,} `payment.received` events per path, 200 tenants on Kafka; "
         "ingest runs as its own process beside the broker, PostgreSQL and the load generator "
         "on the same machine.\n"
     )
-    print("| path | events | seconds | accepted events/s | goal |")
-    print("|---|---|---|---|---|")
+    print("| path | events per run | accepted events/s | goal |")
+    print("|---|---|---|---|")
     print(
-        f"| Kafka (inbound -> accepted) | {kafka_seen:,} | {kafka_s:.1f} | {kafka_rate:,.0f} | "
+        f"| Kafka (inbound -> accepted), median of {RUNS} (range {rates[0]:,.0f} - "
+        f"{rates[-1]:,.0f}) | {kafka_seen:,} | {kafka_rate:,.0f} | "
         f">= {GOAL_KAFKA:,}/s: {'met' if kafka_rate >= GOAL_KAFKA else 'NOT met'} |"
     )
-    print(
-        f"| HTTP (arrays of 1,000, 4 in flight) | {http_accepted:,} | {http_s:.1f} "
-        f"| {http_rate:,.0f} | - |"
-    )
+    print(f"| HTTP (arrays of 1,000, 4 in flight) | {http_accepted:,} | {http_rate:,.0f} | - |")
     print()
 
 

@@ -3,11 +3,37 @@
 from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import SpanKind, Tracer
 
 from qbsync_core.settings import QbsyncSettings
+
+
+class CachingPartitioner:
+    """Kafka's default key partitioner (murmur2), remembered per key.
+
+    Every topic is keyed by tenant id, so a few hundred keys recur millions of times;
+    aiokafka computes murmur2 in pure Python for each message.
+    """
+
+    def __init__(self) -> None:
+        """Start with an empty cache."""
+        self._default = DefaultPartitioner()
+        self._cache: dict[tuple[bytes, tuple[int, ...]], int] = {}
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        """The partition for `key` (random among `available` when there is no key)."""
+        if key is None:
+            return int(self._default(key, all_partitions, available))
+        cache_key = (key, tuple(all_partitions))
+        partition = self._cache.get(cache_key)
+        if partition is None:
+            if len(self._cache) > 100_000:  # tenants are bounded; this only caps misuse
+                self._cache.clear()
+            partition = self._cache[cache_key] = int(self._default(key, all_partitions, available))
+        return partition
 
 
 def make_producer(settings: QbsyncSettings, client_id: str) -> AIOKafkaProducer:
@@ -23,6 +49,7 @@ def make_producer(settings: QbsyncSettings, client_id: str) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=settings.kafka_idempotent_producer,
         linger_ms=2,
+        partitioner=CachingPartitioner(),
     )
 
 

@@ -12,15 +12,18 @@ import asyncio
 from collections.abc import Sequence
 
 from aiokafka import AIOKafkaProducer
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Tracer
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from qbsync_core.records import ErrorRecord, QboPaymentNotice
 from qbsync_core.topics import ACCEPTED, COMMANDS, ERRORS
 
 from qbsync_ingest.rules import Valid
 
 UNKNOWN_TENANT_KEY = b"unknown-tenant"
+# W3C trace context only: the global propagator also walks baggage for every message.
+_W3C = TraceContextTextMapPropagator()
 JSON = ("content-type", b"application/json")
 
 Send = tuple[str, bytes, bytes, list[tuple[str, bytes]]]
@@ -43,7 +46,7 @@ class KafkaForwarder:
         await asyncio.gather(*futures)
 
     def _event_headers(self, event: Valid) -> list[tuple[str, bytes]]:
-        parent = propagate.extract(dict(event.carrier)) if event.carrier else Context()
+        parent = _W3C.extract(dict(event.carrier)) if event.carrier else Context()
         span = self._tracer.start_span(
             "ingest.accept",
             context=parent,
@@ -59,7 +62,7 @@ class KafkaForwarder:
             )
         span.end()
         carrier: dict[str, str] = {}
-        propagate.inject(carrier, context=trace.set_span_in_context(span, parent))
+        _W3C.inject(carrier, context=trace.set_span_in_context(span, parent))
         return [
             ("qbsync-event-id", event.event.event_id.encode()),
             ("qbsync-source", event.event.source.encode()),
