@@ -157,3 +157,37 @@ class TestMapBatch:
             "Validation",
             b"{not json",
         )
+
+
+class TestResync:
+    async def test_resync_after_the_missing_mapping_is_added_maps_the_event_again_ERR_3_SET_4(
+        self, pool: asyncpg.Pool
+    ) -> None:
+        tenant = f"t-{uuid.uuid4().hex[:10]}"
+        await configure(pool, tenant)
+        refund = make_envelope(
+            "payment.refunded",
+            {
+                "ref": "refund-1",
+                "currency": "GBP",
+                "exchange_rate": "1.17",
+                "amount": "20.00",
+                "method": "card",
+                "refunded_at": "2026-11-20T10:00:00+00:00",
+            },
+            tenant_id=tenant,
+        )
+        raw = json.dumps(refund).encode()
+        publisher = MemoryPublisher()
+        await map_batch(pool, publisher, TRACER, [Accepted(raw)])
+        [error] = publisher.errors
+        assert error.category == "Mapping"
+        await configure(pool, tenant, refund_accounts={"USD": "90", "EUR": "91", "GBP": "93"})
+        redelivered = await map_batch(pool, publisher, TRACER, [Accepted(raw)])
+        assert (redelivered.commands, redelivered.duplicates) == (0, 1)
+        resync = Accepted(raw, resync=f"{error.record_id}:1")
+        resynced = await map_batch(pool, publisher, TRACER, [resync])
+        assert resynced.commands == 1
+        assert publisher.commands[-1].entity == "Purchase"
+        replayed = await map_batch(pool, publisher, TRACER, [resync])
+        assert (replayed.commands, replayed.duplicates) == (0, 1)

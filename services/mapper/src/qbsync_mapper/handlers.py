@@ -28,6 +28,15 @@ def _trace_headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
     return {k: v.decode("latin-1") for k, v in headers if k in _TRACE_HEADERS}
 
 
+def _resync(headers: Sequence[tuple[str, bytes]]) -> str | None:
+    values = dict(headers)
+    record_id = values.get("qbsync-resync-of")
+    if record_id is None:
+        return None
+    attempt = values.get("qbsync-resync-attempt", b"1")
+    return f"{record_id.decode('latin-1')}:{attempt.decode('latin-1')}"
+
+
 class Record(Protocol):
     """What the handler reads of a consumed Kafka record."""
 
@@ -47,7 +56,9 @@ async def handle_records(resources: Resources, records: Sequence[Record]) -> Non
         NackMessage: the database or broker is unavailable (after a pause), so the
             consumer seeks back and the batch is mapped again.
     """
-    items = [Accepted(r.value or b"", _trace_headers(r.headers)) for r in records]
+    items = [
+        Accepted(r.value or b"", _trace_headers(r.headers), _resync(r.headers)) for r in records
+    ]
     try:
         pool, publisher = resources.ready()
         await map_batch(pool, publisher, resources.tracer, items, clock=resources.clock)

@@ -55,6 +55,8 @@ class Accepted:
 
     raw: bytes
     carrier: MappingType[str, str] = field(default_factory=dict)
+    resync: str | None = None
+    """`<record id>:<attempt>` when the errors service replays a failed event (ERR-3)."""
 
 
 @dataclass
@@ -76,6 +78,17 @@ class _Parsed:
     raw: bytes
     parent: str | None
     released: bool = False
+    resync: str | None = None
+
+    @property
+    def claim_key(self) -> tuple[str, str, str]:
+        # A resync is processed once per resync attempt even though the event itself
+        # was seen: the failure it replays left no state behind, and its commands have
+        # the same deterministic ids, so the poster treats anything done as done.
+        event_id = self.event.event_id
+        if self.resync is not None:
+            event_id = f"{event_id}#resync:{self.resync}"
+        return (self.event.tenant_id, self.event.source, event_id)
 
 
 def _unreadable(item: Accepted, exc: Exception) -> ErrorRecord:
@@ -242,10 +255,9 @@ async def map_batch(
         except ValueError as exc:
             run.errors.append(_unreadable(item, exc))
             continue
-        by_tenant.setdefault(event.tenant_id, []).append(
-            _Parsed(event, item.raw, item.carrier.get("traceparent"))
-        )
-        keys.append((event.tenant_id, event.source, event.event_id))
+        one = _Parsed(event, item.raw, item.carrier.get("traceparent"), resync=item.resync)
+        by_tenant.setdefault(event.tenant_id, []).append(one)
+        keys.append(one.claim_key)
     try:
         async with pool.acquire() as conn, conn.transaction():
             await storage.lock_tenants(conn, by_tenant)
@@ -255,9 +267,8 @@ async def map_batch(
             for tenant, parsed in by_tenant.items():
                 fresh = []
                 for p in parsed:
-                    key = (tenant, p.event.source, p.event.event_id)
-                    if key in new:
-                        new.discard(key)  # a repeat inside the batch is a duplicate too
+                    if p.claim_key in new:
+                        new.discard(p.claim_key)  # a repeat inside the batch is a duplicate too
                         fresh.append(p)
                 await _map_tenant(conn, run, tenant, stored.get(tenant), fresh, now)
             await publisher.publish(run.commands, run.errors)
