@@ -155,4 +155,14 @@ def samples(tenant: str) -> list[tuple[str, bytes, str]]:
             "data.refunded_at",
         ),
         ("void without ref", _json(env("invoice.voided", {})), "data.ref"),
+        (
+            "NUL character in a name",
+            _json(inv(data={"customer": make_customer(name="Ana\u0000")})),
+            "",
+        ),
+        (
+            "amount beyond QBO's maximum",
+            _json(pay(data={"amount": "10000000000.00"})),
+            "data.amount",
+        ),
     ]

@@ -244,3 +244,26 @@ class TestOperations:
         text = (await ingest.http.get("/metrics")).text
         assert 'qbsync_ingest_rejected_total{path="http",reason="data.amount"}' in text
         assert "qbsync_ingest_accepted_total" in text
+
+
+class TestReplayOwnership:
+    async def test_a_replayed_event_of_another_tenant_is_refused_not_forwarded(
+        self, ingest: Ingest, kafka_bootstrap: str, tenant: str
+    ) -> None:
+        other = f"{tenant}-victim"
+        raw = json.dumps(make_invoice_issued(tenant_id=other)).encode()
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                INBOUND.name,
+                raw,
+                key=tenant.encode(),
+                headers=[("qbsync-resync-of", b"r1"), ("qbsync-tenant", tenant.encode())],
+            )
+        finally:
+            await producer.stop()
+        [record] = await ingest.errors.wait_for(lambda r: r.key == tenant.encode(), 1)
+        assert ErrorRecord.model_validate_json(record.value).reasons[0].field == "tenant_id"
+        await asyncio.sleep(1)
+        assert not ingest.accepted.keyed(other)

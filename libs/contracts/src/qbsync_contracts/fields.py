@@ -7,8 +7,13 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from qbsync_contracts.money import MoneyError, check_currency, check_places
 
+MAX_QBO_AMOUNT = Decimal("9999999999.99")
+"""QBO amounts have at most 10 integer digits ("15 digits in 10.5 format")."""
+
 
 def _money(value: Decimal) -> Decimal:
+    if abs(value) > MAX_QBO_AMOUNT:
+        raise ValueError(f"{value} is larger than QuickBooks Online accepts ({MAX_QBO_AMOUNT})")
     try:
         return check_places(value)
     except MoneyError as exc:

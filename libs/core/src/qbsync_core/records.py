@@ -10,7 +10,7 @@ import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qbsync_core.errors import ErrorCategory
 
@@ -81,6 +81,15 @@ class ErrorRecord(BaseModel):
         default=None,
         description="Upstream customer ref an Account error concerns (account actions need it).",
     )
+
+    @field_validator("payload_b64")
+    @classmethod
+    def _is_base64(cls, value: str) -> str:
+        try:
+            base64.b64decode(value, validate=True)
+        except ValueError:
+            raise ValueError("payload_b64 is not base64") from None
+        return value
 
     @property
     def payload(self) -> bytes:

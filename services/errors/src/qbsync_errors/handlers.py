@@ -7,6 +7,8 @@ consumer seeks back) after a pause and stored again, which is harmless: a
 redelivered record changes nothing (see storage.upsert_records).
 """
 
+from typing import Any
+
 import asyncpg
 import structlog
 from faststream.kafka import KafkaMessage, KafkaRouter
@@ -20,6 +22,46 @@ from qbsync_errors.storage import record_unreadable, upsert_records
 
 RETRY_PAUSE_SECONDS = 2.0
 log = structlog.get_logger()
+
+
+# Only these mean "the database is unavailable"; any other database error is about
+# the data, and retrying the batch would loop forever.
+_CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+_RETRY: tuple[type[Exception], ...] = (OSError, *_CONNECTION_ERRORS, NotReady)
+
+
+async def _store(
+    pool: asyncpg.Pool, parsed: list[tuple[ErrorRecord, Any]], resources: Resources
+) -> list[ErrorRecord]:
+    records = [record for record, _ in parsed]
+    try:
+        async with pool.acquire() as conn:
+            await upsert_records(conn, records, resources.retry_policy)
+    except _CONNECTION_ERRORS:
+        raise
+    except asyncpg.PostgresError:
+        # One record the database refuses (e.g. a NUL character): store the rest one by
+        # one and keep the refused ones as unreadable, rather than nack forever.
+        stored = []
+        for record, message in parsed:
+            try:
+                async with pool.acquire() as conn:
+                    await upsert_records(conn, [record], resources.retry_policy)
+                stored.append(record)
+            except _CONNECTION_ERRORS:
+                raise
+            except asyncpg.PostgresError as exc:
+                log.warning("error record refused by the database, kept as unreadable")
+                await record_unreadable(pool, message.key, message.value or b"", str(exc)[:2000])
+        return stored
+    return records
 
 
 def build_router(resources: Resources) -> KafkaRouter:
@@ -40,17 +82,16 @@ def build_router(resources: Resources) -> KafkaRouter:
         messages = raw if isinstance(raw, tuple) else (raw,)
         try:
             pool, _ = resources.ready()
-            records: list[ErrorRecord] = []
+            parsed: list[tuple[ErrorRecord, Any]] = []
             for m in messages:
                 try:
-                    records.append(ErrorRecord.model_validate_json(m.value or b""))
+                    parsed.append((ErrorRecord.model_validate_json(m.value or b""), m))
                 except ValidationError as exc:
                     log.warning("unreadable error record kept", error=str(exc)[:200])
                     await record_unreadable(pool, m.key, m.value or b"", str(exc)[:2000])
-            async with pool.acquire() as conn:
-                await upsert_records(conn, records, resources.retry_policy)
-            resources.metrics.received_records(records)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, NotReady) as exc:
+            stored = await _store(pool, parsed, resources)
+            resources.metrics.received_records(stored)
+        except _RETRY as exc:
             log.warning("error batch will be stored again", error=str(exc), records=len(messages))
             await retry_later(exc, RETRY_PAUSE_SECONDS)
 

@@ -32,6 +32,10 @@ def replay_headers(error: Locked, attempt: int) -> list[tuple[str, bytes]]:
         ("qbsync-resync-attempt", str(attempt).encode()),
         JSON,
     ]
+    if error.tenant_id:
+        # The tenant that owns the record: ingest refuses a replayed event of any other
+        # tenant, so a key scoped to one tenant cannot push events into another's books.
+        headers.append(("qbsync-tenant", error.tenant_id.encode()))
     if error.event_id:
         headers.append(("qbsync-event-id", error.event_id.encode()))
     if error.source:

@@ -6,6 +6,8 @@ database or broker is not the message's fault, so the batch is nacked (the
 consumer seeks back) after a pause and handled again.
 """
 
+from collections.abc import Sequence
+
 import structlog
 from faststream.kafka import KafkaMessage, KafkaRouter
 from opentelemetry import trace
@@ -18,6 +20,14 @@ from qbsync_ingest.resources import NotReady, Resources
 
 RETRY_PAUSE_SECONDS = 2.0
 log = structlog.get_logger()
+
+
+def _owner(headers: Sequence[tuple[str, bytes]]) -> str | None:
+    # Set by the errors service on a replay: the tenant whose error record it was.
+    for key, value in headers:
+        if key == "qbsync-tenant":
+            return value.decode("utf-8", "replace")
+    return None
 
 
 def build_router(resources: Resources) -> KafkaRouter:
@@ -36,7 +46,10 @@ def build_router(resources: Resources) -> KafkaRouter:
     async def on_inbound(message: KafkaMessage) -> None:
         raw = message.raw_message
         records = raw if isinstance(raw, tuple) else (raw,)
-        items = [Submitted(r.value or b"", carrier=trace_carrier(r.headers)) for r in records]
+        items = [
+            Submitted(r.value or b"", carrier=trace_carrier(r.headers), owner=_owner(r.headers))
+            for r in records
+        ]
         context = trace.get_current_span().get_span_context()
         trace_id = format(context.trace_id, "032x") if context.is_valid else None
         try:

@@ -14,7 +14,7 @@ from qbsync_core.records import ErrorRecord, Reason, Stage, encode_payload, reco
 
 from qbsync_ingest.intake import INFRASTRUCTURE_ERRORS, Outcome, Status, Submitted, intake
 from qbsync_ingest.resources import NotReady, Resources
-from qbsync_ingest.rules import split_json_array
+from qbsync_ingest.rules import kept_payload, split_json_array
 from qbsync_ingest.storage import tenant_for_api_key
 from qbsync_ingest.webhooks import payment_notices, signature_is_valid
 
@@ -98,7 +98,7 @@ def build_router(deps: Resources) -> APIRouter:
             stage=Stage.INGEST,
             cause=message,
             reasons=[Reason(field="", message=message)],
-            payload_b64=encode_payload(raw),
+            payload_b64=encode_payload(kept_payload(raw)),
             trace_id=_trace_id(),
         )
         await _guard(lambda: forwarder.errors([record]))

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import asyncpg
+import structlog
 from aiokafka.errors import KafkaError
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.records import ErrorRecord, Reason
@@ -22,11 +23,15 @@ from qbsync_ingest.rules import (
     Invalid,
     Valid,
     claimed_tenant,
+    decode_quietly,
     error_record,
+    kept_payload,
     validate,
     validate_decoded,
 )
 from qbsync_ingest.storage import claim_new_events
+
+log = structlog.get_logger()
 
 
 class Status(StrEnum):
@@ -59,6 +64,8 @@ class Submitted:
     parsed: bool = False
     carrier: Mapping[str, str] = field(default_factory=dict)
     """Trace context headers (traceparent, tracestate) of the inbound message."""
+    owner: str | None = None
+    """The only tenant this event may belong to (a replay of another tenant's error)."""
 
 
 class Forwarder(Protocol):
@@ -84,6 +91,7 @@ INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
 
 
 def _check(item: Submitted, key_tenant: str | None) -> Valid | Invalid:
+    key_tenant = item.owner or key_tenant
     result = validate_decoded(item.raw, item.decoded) if item.parsed else validate(item.raw)
     if item.carrier and isinstance(result, Valid):
         result = replace(result, carrier=item.carrier)
@@ -132,8 +140,9 @@ async def intake(
     candidates: list[Valid] = []
     for index, result in enumerate(checked):
         if isinstance(result, Invalid):
+            owner = items[index].owner or key_tenant
             record = error_record(
-                result, tenant_id=key_tenant or claimed_tenant(result), trace_id=trace_id
+                result, tenant_id=owner or claimed_tenant(result), trace_id=trace_id
             )
             records.append(record)
             outcomes[index] = Outcome(
@@ -150,6 +159,8 @@ async def intake(
         new = await _forward_new(pool, forwarder, candidates, path)
     except INFRASTRUCTURE_ERRORS as exc:
         raise InfrastructureFailure(f"intake could not complete: {exc!r}") from exc
+    except Exception as exc:  # noqa: BLE001 - see _unforeseen
+        return await _unforeseen(forwarder, items, key_tenant, trace_id, exc)
     for key, index in first_of.items():
         status = Status.ACCEPTED if key in new else Status.DUPLICATE
         outcomes[index] = Outcome(status, key[2])
@@ -169,6 +180,35 @@ async def _forward_new(
         new = await claim_new_events(conn, keys, path)
         await forwarder.accepted([v for v in candidates if v.key in new])
     return new
+
+
+async def _unforeseen(
+    forwarder: Forwarder,
+    items: Sequence[Submitted],
+    key_tenant: str | None,
+    trace_id: str | None,
+    exc: Exception,
+) -> list[Outcome]:
+    # A bug or an input no rule foresaw. Raising would let the consumer commit the
+    # batch (AckPolicy.ACK) and lose it; instead every event of the batch becomes a
+    # retriable error record, replayable with resync once the cause is fixed.
+    log.exception("intake failed unexpectedly; the batch is kept as error records")
+    reason = Reason(field="", message=f"internal error while taking this event in: {exc!r}"[:500])
+    records = []
+    for item in items:
+        decoded = item.decoded if item.parsed else decode_quietly(item.raw)
+        invalid = Invalid(kept_payload(item.raw), (reason,), decoded)
+        tenant = item.owner or key_tenant or claimed_tenant(invalid)
+        records.append(
+            error_record(invalid, tenant_id=tenant, trace_id=trace_id).model_copy(
+                update={"retriable": True}
+            )
+        )
+    try:
+        await forwarder.errors(records)
+    except INFRASTRUCTURE_ERRORS as failure:
+        raise InfrastructureFailure(f"intake could not record a failure: {failure!r}") from exc
+    return [Outcome(Status.REJECTED, r.event_id, (reason,), r.record_id) for r in records]
 
 
 def _count(metrics: IntakeMetrics, outcomes: list[Outcome], path: str) -> None:

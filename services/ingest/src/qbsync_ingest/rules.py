@@ -16,8 +16,12 @@ from qbsync_contracts import Event, EventType, parse_event
 from qbsync_core.errors import ErrorCategory
 from qbsync_core.records import ErrorRecord, Reason, Stage, encode_payload, record_id_for
 
-MAX_EVENT_BYTES = 1_000_000
-"""Larger payloads are refused before parsing (a folio is kilobytes)."""
+MAX_EVENT_BYTES = 500_000
+"""Larger payloads are refused before parsing (a folio is kilobytes). With base64
+and the record around it, an error record still fits Kafka's default 1 MB message."""
+
+MAX_KEPT_PAYLOAD_BYTES = 64_000
+"""Of a payload refused for its size, this much is kept in its error record."""
 
 
 @dataclass(frozen=True)
@@ -84,16 +88,38 @@ def validate(raw: bytes) -> Valid | Invalid:
     return validate_decoded(raw, decoded)
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def validate_decoded(raw: bytes, decoded: Any) -> Valid | Invalid:
     """Validate an already-decoded event whose exact bytes are `raw`."""
     if not isinstance(decoded, dict):
         return Invalid(raw, (Reason(field="", message="an event must be a JSON object"),), decoded)
+    # Cheap pre-check on the bytes before walking every string.
+    if (b"u0000" in raw or b"\x00" in raw) and _has_nul(decoded):
+        reason = Reason(field="", message="NUL characters are not allowed in any text field")
+        return Invalid(raw, (reason,), decoded)
     try:
         return Valid(parse_event(decoded), raw)
     except ValidationError as exc:
         return Invalid(raw, _reasons(exc), decoded)
     except RecursionError:
         return Invalid(raw, (Reason(field="", message="nested too deeply"),), decoded)
+
+
+def decode_quietly(raw: bytes) -> Any:
+    """The JSON value of `raw`, or None when it is not JSON."""
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
 
 
 def _claimed(decoded: Any, name: str) -> str | None:
@@ -122,9 +148,14 @@ def error_record(invalid: Invalid, *, tenant_id: str | None, trace_id: str | Non
         reasons=list(invalid.reasons),
         source=_claimed(invalid.decoded, "source"),
         event_id=_claimed(invalid.decoded, "event_id"),
-        payload_b64=encode_payload(invalid.raw),
+        payload_b64=encode_payload(kept_payload(invalid.raw)),
         trace_id=trace_id,
     )
+
+
+def kept_payload(raw: bytes) -> bytes:
+    """`raw`, or its head when it is over the event size limit (the reason says so)."""
+    return raw if len(raw) <= MAX_EVENT_BYTES else raw[:MAX_KEPT_PAYLOAD_BYTES]
 
 
 def claimed_tenant(invalid: Invalid) -> str | None:

@@ -49,6 +49,8 @@ async def _release_loop(resources: Resources, tracer: Tracer, interval: float) -
             await run_schedules(pool, publisher, resources.clock)
         except _DEFERRED as exc:
             log.warning("release of held events or export deferred", error=str(exc))
+        except Exception:
+            log.exception("release of held events or export failed; retrying next tick")
 
 
 def create_app(settings: QbsyncSettings | None = None, *, clock: Clock | None = None) -> FastAPI:

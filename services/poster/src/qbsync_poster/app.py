@@ -1,21 +1,111 @@
-"""Wiring of the poster service: the only place its objects are constructed."""
+"""Wiring of the poster service: the only place its objects are constructed.
 
-from pathlib import Path
+One process consumes qbsync.commands.v1 and serves HTTP (FastAPI under uvicorn): the
+OAuth connect flow and the read API over QBO lists.
+"""
 
-from faststream import FastStream
-from qbsync_core.service import create_service_app
-from qbsync_core.settings import QbsyncSettings, load_settings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-SERVICE_NAME = "qbsync-poster"
-SCHEMA = "poster"
-MIGRATIONS = Path(__file__).parent / "migrations"
+import httpx
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from qbsync_core.db import create_pool
+from qbsync_core.service import build_runtime, prepare
+from qbsync_core.settings import Environment, QbsyncSettings, load_settings
+
+from qbsync_poster import handlers, http
+from qbsync_poster.connections import Connections
+from qbsync_poster.dispatch import Deps
+from qbsync_poster.migrations_path import MIGRATIONS, SCHEMA, SERVICE_NAME
+from qbsync_poster.publishing import KafkaPublisher
+from qbsync_poster.resources import NotReady, Resources
+from qbsync_poster.settings import PosterSettings
+from qbsync_poster.transport import BoundedTransport
+
+__all__ = ["MIGRATIONS", "SCHEMA", "SERVICE_NAME", "create_app"]
 
 
-def create_app(settings: QbsyncSettings | None = None) -> FastStream:
-    """The poster FastStream app (handlers arrive with the poster issue)."""
-    return create_service_app(
-        name=SERVICE_NAME,
-        schema=SCHEMA,
-        migrations_dir=MIGRATIONS,
-        settings=settings or load_settings(QbsyncSettings),
+def create_app(
+    settings: QbsyncSettings | None = None,
+    *,
+    qbo_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
+    """The poster ASGI app; its lifespan migrates, opens pool, producer, HTTP client, consumer.
+
+    Args:
+        settings: poster settings; plain shared settings get the poster's defaults.
+        qbo_transport: transport of the QBO HTTP client (tests mount the emulator here).
+    """
+    if settings is None:
+        settings = load_settings(PosterSettings)
+    elif not isinstance(settings, PosterSettings):
+        settings = PosterSettings.model_validate(settings.model_dump())
+    poster_settings: PosterSettings = settings
+    if (
+        poster_settings.environment is Environment.PRODUCTION
+        and not poster_settings.token_keys.get_secret_value()
+    ):
+        raise ValueError("QBSYNC_POSTER_TOKEN_KEYS is required in production")
+    runtime = build_runtime(SERVICE_NAME, poster_settings)
+    resources = Resources(settings=poster_settings)
+    runtime.broker.include_router(handlers.build_router(resources))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await prepare(poster_settings, SCHEMA, MIGRATIONS)
+        pool = await create_pool(poster_settings.database_url, SCHEMA, max_size=20)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=poster_settings.kafka_bootstrap_servers.split(","),
+            client_id=SERVICE_NAME,
+            acks="all",
+            enable_idempotence=poster_settings.kafka_idempotent_producer,
+            linger_ms=2,
+        )
+        await producer.start()
+        # httpcore scans its whole pool for every queued request: a big pool costs more
+        # CPU than it saves once the realms together have ~100 requests in flight.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        inner = qbo_transport or httpx.AsyncHTTPTransport(limits=limits)
+        transport = BoundedTransport(inner, limits.max_connections or 100)
+        timeout = httpx.Timeout(poster_settings.qbo_timeout_s, connect=5.0)
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as qbo_http:
+            resources.deps = Deps(
+                pool,
+                Connections(pool, qbo_http, poster_settings),
+                KafkaPublisher(producer),
+                poster_settings.realm_concurrency,
+                poster_settings.batch_writes,
+            )
+            await runtime.broker.start()
+            try:
+                yield
+            finally:
+                await runtime.broker.stop()
+                resources.deps = None
+                await producer.stop()
+                await pool.close()
+                runtime.tracer_provider.shutdown()
+
+    app = FastAPI(
+        title="qbsync poster",
+        version="1",
+        summary="QBO connections, posting commands to QBO exactly once, and QBO lists.",
+        lifespan=lifespan,
     )
+    app.state.broker = runtime.broker
+    app.state.resources = resources
+    app.include_router(http.health_router(resources))
+    app.include_router(http.connect_router(resources))
+    app.include_router(http.read_router(resources))
+
+    @app.exception_handler(HTTPException)
+    async def problem(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, exc.status_code, exc.headers)
+
+    @app.exception_handler(NotReady)
+    async def not_ready(_: Request, exc: NotReady) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, 503, {"Retry-After": "1"})
+
+    return app

@@ -107,7 +107,8 @@ class Mapping:
                 payload_b64=encode_payload(self.raw),
                 retriable=category is ErrorCategory.MAPPING,
                 trace_id=self.trace_id,
-                occurred_at=event.occurred_at,
+                # The failure's time, not the event's: a recurrence after a resync must
+                # look newer to the errors service so it reopens the record.
             )
         )
         if self.outcome == "mapped":

@@ -1,0 +1,23 @@
+"""`python -m qbsync_poster [--host H] [--port P]` serves the poster with uvicorn."""
+
+import argparse
+
+import uvicorn
+from qbsync_core.settings import load_settings
+
+from qbsync_poster.app import create_app
+from qbsync_poster.settings import PosterSettings
+
+
+def main() -> None:
+    """Parse the command line and serve."""
+    settings = load_settings(PosterSettings)
+    parser = argparse.ArgumentParser(prog="python -m qbsync_poster", description=__doc__)
+    parser.add_argument("--host", default=settings.http_host)
+    parser.add_argument("--port", type=int, default=settings.http_port)
+    args = parser.parse_args()
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""One consumed batch of qbsync.commands.v1, from raw records to durable outcomes.
+
+Order of effects, which exactly-once rests on:
+1. load the ledger rows and done ids the batch touches;
+2. mark refs about to be created 'pending' (durable before any QBO write);
+3. execute: one tenant's commands in chains of dependent documents, each chain in
+   order, independent chains concurrently (at most `realm_concurrency` at once);
+4. write the changed ledger rows and done ids in one transaction;
+5. publish posted and error records and wait for the broker;
+6. return, so the consumer commits the offsets.
+A crash anywhere before 6 redelivers the batch; steps 1-2 then see the pending rows and
+look their entities up in QBO instead of creating them again.
+"""
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+import structlog
+from pydantic import BaseModel, ValidationError
+from qbsync_core.commands import Operation, PostingCommand
+from qbsync_core.errors import ErrorCategory
+from qbsync_core.records import (
+    OPERATOR_ACTION_KIND,
+    ErrorRecord,
+    OperatorAction,
+    OperatorActionType,
+    QboPaymentNotice,
+    Reason,
+    Stage,
+    encode_payload,
+    record_id_for,
+)
+
+from qbsync_poster import storage
+from qbsync_poster.backsync import back_sync
+from qbsync_poster.coalescer import WriteCoalescer
+from qbsync_poster.connections import Connections, NotConnected
+from qbsync_poster.execution import Done, execute
+from qbsync_poster.outcomes import (
+    Failure,
+    PostedRecord,
+    connection_failure,
+    error_record,
+    trace_id_of,
+)
+from qbsync_poster.publishing import Publisher
+from qbsync_poster.storage import LedgerRow
+from qbsync_poster.symbols import symbols
+from qbsync_poster.work import BatchLedger, Work
+
+log = structlog.get_logger()
+CREATES = frozenset({Operation.CREATE, Operation.APPLY})
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A consumed record: its bytes and headers."""
+
+    value: bytes
+    headers: dict[str, str]
+
+
+@dataclass
+class Parsed:
+    """A batch split by message kind."""
+
+    commands: list[tuple[PostingCommand, bytes]] = field(default_factory=list)
+    notices: list[QboPaymentNotice] = field(default_factory=list)
+    actions: list[OperatorAction] = field(default_factory=list)
+    errors: list[ErrorRecord] = field(default_factory=list)
+
+
+def parse(records: Sequence[Raw]) -> Parsed:
+    """Sort records by kind; an unreadable command becomes a Validation error record."""
+    out = Parsed()
+    for raw in records:
+        kind = raw.headers.get("qbsync-kind", "")
+        try:
+            if kind == "qbo.payment.changed":
+                out.notices.append(QboPaymentNotice.model_validate_json(raw.value))
+            elif kind == OPERATOR_ACTION_KIND:
+                out.actions.append(OperatorAction.model_validate_json(raw.value))
+            elif kind in ("posting-command", ""):
+                out.commands.append((PostingCommand.model_validate_json(raw.value), raw.value))
+            else:
+                log.info("ignored message of unknown kind", kind=kind)
+        except ValidationError as exc:
+            out.errors.append(
+                ErrorRecord(
+                    record_id=record_id_for(Stage.POSTER, raw.value),
+                    tenant_id=None,
+                    category=ErrorCategory.VALIDATION,
+                    stage=Stage.POSTER,
+                    cause=f"unreadable {kind or 'posting-command'} message",
+                    reasons=[
+                        Reason(field=".".join(map(str, e["loc"])), message=e["msg"])
+                        for e in exc.errors()[:20]
+                    ],
+                    payload_b64=encode_payload(raw.value),
+                )
+            )
+    return out
+
+
+def chains(commands: Sequence[PostingCommand]) -> list[list[PostingCommand]]:
+    """Group one tenant's commands into chains that must run in order.
+
+    Commands sharing an upstream ref (their own, a `depends_on` or a `$ref` other than
+    the customer's) are one chain; customers and items are shared through locks instead,
+    so one customer's independent invoices still post concurrently.
+    """
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for c in commands:
+        refs, _ = symbols(c.body)
+        customer = c.customer.upstream_ref if c.customer else None
+        linked = {c.upstream_ref, *c.depends_on, *(r for r in refs if r != customer)}
+        root = find(c.upstream_ref)
+        for ref in linked:
+            parent[find(ref)] = root
+    groups: dict[str, list[PostingCommand]] = defaultdict(list)
+    for c in commands:
+        groups[find(c.upstream_ref)].append(c)
+    return list(groups.values())
+
+
+def _keys(command: PostingCommand) -> set[tuple[str, str]]:
+    refs, _ = symbols(command.body)
+    if command.customer is not None:
+        refs.add(command.customer.upstream_ref)
+    refs.update(command.depends_on)
+    refs.add(command.upstream_ref)
+    return {(command.tenant_id, r) for r in refs}
+
+
+def _pending_rows(ledger: BatchLedger, commands: Sequence[PostingCommand]) -> list[LedgerRow]:
+    rows: dict[tuple[str, str], LedgerRow] = {}
+    for c in commands:
+        if c.operation not in CREATES or c.command_id in ledger.done:
+            continue
+        key = (c.tenant_id, c.upstream_ref)
+        if ledger.get(*key) is None and key not in rows:
+            rows[key] = LedgerRow(
+                c.tenant_id, c.upstream_ref, c.entity, pending_command=c.command_id
+            )
+    return list(rows.values())
+
+
+@dataclass
+class Deps:
+    """What a batch needs: the pool, connections, publisher and a concurrency cap."""
+
+    pool: asyncpg.Pool
+    connections: Connections
+    publisher: Publisher
+    realm_concurrency: int = 10
+    batch_writes: bool = True
+
+
+async def _apply_actions(pool: asyncpg.Pool, actions: Sequence[OperatorAction]) -> None:
+    for action in actions:
+        if action.action is OperatorActionType.LINK_CUSTOMER and action.customer_ref:
+            await storage.upsert_ledger(
+                pool,
+                [
+                    LedgerRow(
+                        action.tenant_id,
+                        action.customer_ref,
+                        "Customer",
+                        qbo_id=action.qbo_customer_id,
+                        state="posted",
+                    )
+                ],
+            )
+        elif action.action is OperatorActionType.CREATE_CUSTOMER and action.customer_ref:
+            row = await storage.ledger_row(pool, action.tenant_id, action.customer_ref)
+            if row is not None:
+                row.state, row.qbo_id = "deleted", None
+                await storage.upsert_ledger(pool, [row])
+        else:
+            log.info("operator action not for the poster", action=action.action)
+
+
+async def _run_tenant(
+    deps: Deps,
+    ledger: BatchLedger,
+    tenant_id: str,
+    commands: Sequence[PostingCommand],
+    report: Callable[[PostingCommand, Done | Failure], None],
+) -> None:
+    realm_id = commands[0].realm_id
+    try:
+        client = await deps.connections.client_for(tenant_id, realm_id)
+    except NotConnected as exc:
+        for c in commands:
+            report(c, connection_failure(str(exc)))
+        return
+
+    async def revoked(reason: str) -> None:
+        await deps.connections.revoked(realm_id, reason)
+
+    coalescer = WriteCoalescer(client) if deps.batch_writes else None
+    work = Work(deps.pool, client, ledger, tenant_id, realm_id, revoked, coalescer)
+    gate = asyncio.Semaphore(deps.realm_concurrency)
+
+    async def run_chain(chain: Sequence[PostingCommand]) -> None:
+        async with gate:
+            for c in chain:
+                report(c, await execute(work, c))
+
+    try:
+        await asyncio.gather(*(run_chain(chain) for chain in chains(commands)))
+    finally:
+        if coalescer is not None:
+            await coalescer.close()
+
+
+async def handle_batch(deps: Deps, records: Sequence[Raw]) -> None:
+    """Execute a batch and make its outcomes durable and published (see module doc)."""
+    parsed = parse(records)
+    await _apply_actions(deps.pool, parsed.actions)
+    commands = [c for c, _ in parsed.commands]
+    raw_of = {c.command_id: raw for c, raw in parsed.commands}
+    keys = set().union(*(_keys(c) for c in commands)) if commands else set()
+    rows = await storage.load_ledger(deps.pool, keys)
+    done = await storage.done_commands(deps.pool, (c.command_id for c in commands))
+    ledger = BatchLedger(rows, done)
+    await storage.upsert_ledger(deps.pool, _pending_rows(ledger, commands))
+
+    posted: list[tuple[str, BaseModel]] = []
+    errors = list(parsed.errors)
+
+    def report(command: PostingCommand, outcome: Done | Failure) -> None:
+        if isinstance(outcome, Failure):
+            errors.append(error_record(command, raw_of[command.command_id], outcome))
+            return
+        posted.append((command.tenant_id, _posted(command, outcome)))
+        if outcome.warning is not None:
+            errors.append(error_record(command, raw_of[command.command_id], outcome.warning))
+
+    by_tenant: dict[str, list[PostingCommand]] = defaultdict(list)
+    for c in commands:
+        by_tenant[c.tenant_id].append(c)
+    await asyncio.gather(*(_run_tenant(deps, ledger, t, cs, report) for t, cs in by_tenant.items()))
+    await storage.save_outcomes(deps.pool, ledger.changed_rows(), ledger.finished)
+    for notice in parsed.notices:
+        record = await back_sync(deps.pool, deps.connections, notice)
+        if record is not None:
+            posted.append((record.tenant_id, record))
+    await deps.publisher.publish(posted, errors)
+    if commands:
+        log.info("posted batch", commands=len(commands), posted=len(posted), errors=len(errors))
+
+
+def _posted(command: PostingCommand, done: Done) -> PostedRecord:
+    return PostedRecord(
+        tenant_id=command.tenant_id,
+        realm_id=command.realm_id,
+        command_id=command.command_id,
+        event_id=command.event_id,
+        upstream_ref=command.upstream_ref,
+        entity=command.entity,
+        operation=command.operation,
+        qbo_id=done.qbo_id,
+        doc_number=done.doc_number,
+        sync_token=done.sync_token,
+        repeat=done.repeat,
+        trace_id=trace_id_of(command.traceparent),
+    )
+
+
+Handler = Callable[[Sequence[Raw]], Awaitable[None]]

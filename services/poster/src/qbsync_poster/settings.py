@@ -1,0 +1,83 @@
+"""Settings of the poster service (`QBSYNC_POSTER_*` on top of the shared ones)."""
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+from qbsync_core.settings import QbsyncSettings
+from qbsync_core.topics import COMMANDS
+from qbsync_qbo import INTUIT_PRODUCTION, INTUIT_TOKEN_URL
+
+INTUIT_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
+"""Intuit's consent page (authorization-code flow, step 1)."""
+QBO_SCOPE = "com.intuit.quickbooks.accounting"
+
+
+class PosterSettings(QbsyncSettings):
+    """The poster's own settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="QBSYNC_POSTER_", extra="ignore", populate_by_name=True
+    )
+
+    http_host: str = "127.0.0.1"
+    http_port: int = 8083
+    group_id: str = Field(default="qbsync-poster", description="Consumer group on commands.v1.")
+    commands_topic: str = Field(
+        default=COMMANDS.name, description="Topic of posting commands (tests use their own)."
+    )
+    kafka_max_records: int = Field(default=500, description="Records per consumed batch.")
+    token_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description=(
+            "Comma-separated Fernet keys: the first encrypts, every one decrypts (rotation). "
+            "Unset: a development-only key is derived, refused in production."
+        ),
+    )
+    qbo_base_url: str = Field(
+        default=INTUIT_PRODUCTION,
+        validation_alias=AliasChoices("QBSYNC_QBO_BASE_URL", "QBSYNC_POSTER_QBO_BASE_URL"),
+        description="QBO API host (the emulator's URL in tests and the dev stack).",
+    )
+    oauth_authorize_url: str = Field(
+        default=INTUIT_AUTHORIZE_URL,
+        validation_alias=AliasChoices(
+            "QBSYNC_QBO_AUTHORIZE_URL", "QBSYNC_POSTER_OAUTH_AUTHORIZE_URL"
+        ),
+    )
+    oauth_token_url: str = Field(
+        default=INTUIT_TOKEN_URL,
+        validation_alias=AliasChoices("QBSYNC_QBO_TOKEN_URL", "QBSYNC_POSTER_OAUTH_TOKEN_URL"),
+    )
+    oauth_client_id: str = Field(default="qbsync-dev", description="The app's OAuth client id.")
+    oauth_client_secret: SecretStr = Field(default=SecretStr("qbsync-dev-secret"))
+    oauth_redirect_uri: str = Field(
+        default="http://127.0.0.1:8083/callback", description="Where Intuit sends the user back."
+    )
+    limits_enabled: bool = Field(
+        default=True, description="Pace each realm at Intuit's limits (off only for benchmarks)."
+    )
+    realm_concurrency: int = Field(
+        default=300,
+        description=(
+            "Document chains of one realm in flight at once. HTTP requests stay at QBO's 10 "
+            "(the client's limiter); more chains fill /batch requests of 30."
+        ),
+    )
+    batch_writes: bool = Field(
+        default=True, description="Send independent creates of a realm through /batch."
+    )
+    retry_max_attempts: int = Field(default=5, description="Attempts per QBO request.")
+    retry_initial_s: float = Field(default=0.5, description="First retry backoff.")
+    retry_max_s: float = Field(default=30.0, description="Cap of one retry backoff.")
+    throttle_backoff_s: float = Field(
+        default=60.0, description="Pause of a realm after a 429 without Retry-After."
+    )
+    qbo_timeout_s: float = Field(
+        default=30.0,
+        description=(
+            "Read timeout of one QBO request; a connection that stops mid-answer is a "
+            "transport error (outcome unknown) after this long."
+        ),
+    )
+    refresh_leeway_s: float = Field(
+        default=300.0, description="Refresh an access token this long before it expires."
+    )

@@ -1,0 +1,99 @@
+"""Symbolic references in command bodies: find them, and replace them with QBO ids.
+
+`{"$ref": "<upstream ref>"}` becomes `{"value": "<QBO id>"}` (sibling keys such as
+`"type"` kept), or the bare id under `TxnId`; `{"$item": "<name>"}` becomes
+`{"value": "<item id>"}`. Amounts arrive as exact decimal strings and leave as Decimal,
+which the QBO client writes as JSON numbers.
+"""
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+NUMERIC_FIELDS = frozenset(
+    {
+        "Amount",
+        "UnitPrice",
+        "Qty",
+        "TotalAmt",
+        "TotalTax",
+        "ExchangeRate",
+        "DiscountPercent",
+        "DiscountAmt",
+        "TaxAmount",
+        "TaxPercent",
+        "NetAmountTaxable",
+    }
+)
+
+
+class Unresolved(LookupError):
+    """A `$ref` or `$item` has no QBO id yet."""
+
+
+def symbols(body: Any) -> tuple[set[str], set[str]]:
+    """The upstream refs and item names a body refers to.
+
+    Args:
+        body: A command body (any JSON value).
+
+    Returns:
+        (refs, item names).
+    """
+    refs: set[str] = set()
+    items: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.add(node["$ref"])
+            if isinstance(node.get("$item"), str):
+                items.add(node["$item"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(body)
+    return refs, items
+
+
+def _number(key: str, value: Any) -> Any:
+    if key in NUMERIC_FIELDS and isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return value
+    return value
+
+
+def substitute(body: Any, refs: Mapping[str, str], items: Mapping[str, str]) -> Any:
+    """A copy of `body` with every symbol replaced by its QBO id.
+
+    Raises:
+        Unresolved: a symbol is missing from `refs` / `items`.
+    """
+
+    def one(key: str | None, node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                ref = node["$ref"]
+                if ref not in refs:
+                    raise Unresolved(ref)
+                if key == "TxnId":
+                    return refs[ref]
+                rest = {k: v for k, v in node.items() if k != "$ref"}
+                return {**rest, "value": refs[ref]}
+            if "$item" in node:
+                name = node["$item"]
+                if name not in items:
+                    raise Unresolved(f"item {name}")
+                rest = {k: v for k, v in node.items() if k != "$item"}
+                return {**rest, "value": items[name]}
+            return {k: one(k, v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [one(key, v) for v in node]
+        return _number(key or "", node)
+
+    return one(None, body)

@@ -1,0 +1,86 @@
+"""The state one consumed batch is executed against: ledger view, client, locks.
+
+The batch's ledger rows are loaded once; execution reads and changes them in memory,
+and the dispatcher writes the changed rows and the done command ids in one transaction
+before the batch's Kafka offsets are committed.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from qbsync_qbo import QboClient, QboEntity
+
+from qbsync_poster.coalescer import WriteCoalescer
+from qbsync_poster.storage import DoneCommand, LedgerRow
+
+Key = tuple[str, str]
+
+
+class BatchLedger:
+    """In-memory view of the ledger rows a batch touches.
+
+    Args:
+        rows: The rows as loaded before the batch marked anything pending.
+        done: Command ids already done, with the QBO id they produced.
+    """
+
+    def __init__(self, rows: Iterable[LedgerRow], done: dict[str, str | None]) -> None:
+        self._rows = {(r.tenant_id, r.upstream_ref): r for r in rows}
+        # Rows left pending by an earlier attempt: that write's outcome is unknown, so
+        # the entity is looked up in QBO before it is created again.
+        self.unknown: set[Key] = {
+            k for k, r in self._rows.items() if r.state == "pending" and r.qbo_id is None
+        }
+        self.done = done
+        self.dirty: set[Key] = set()
+        self.finished: list[DoneCommand] = []
+
+    def get(self, tenant_id: str, upstream_ref: str) -> LedgerRow | None:
+        """The row of an upstream ref, if any."""
+        return self._rows.get((tenant_id, upstream_ref))
+
+    def put(self, row: LedgerRow) -> None:
+        """Add or replace a row (written at the end of the batch)."""
+        key = (row.tenant_id, row.upstream_ref)
+        self._rows[key] = row
+        self.dirty.add(key)
+        self.unknown.discard(key)
+
+    def finish(
+        self, tenant_id: str, command_id: str, upstream_ref: str, operation: str, qbo_id: str | None
+    ) -> None:
+        """Record a command as done."""
+        self.done[command_id] = qbo_id
+        self.finished.append(DoneCommand(command_id, tenant_id, upstream_ref, operation, qbo_id))
+
+    def changed_rows(self) -> list[LedgerRow]:
+        """Rows changed during the batch."""
+        return [self._rows[k] for k in sorted(self.dirty)]
+
+
+@dataclass
+class Work:
+    """What executing one tenant's commands needs."""
+
+    pool: asyncpg.Pool
+    client: QboClient
+    ledger: BatchLedger
+    tenant_id: str
+    realm_id: str
+    on_auth_failure: Callable[[str], Awaitable[None]]
+    coalescer: WriteCoalescer | None = None
+    items: dict[str, str] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def create(self, entity_type: str, body: dict[str, Any], requestid: str) -> QboEntity:
+        """Create a document: through the realm's coalescer (batched) when there is one."""
+        if self.coalescer is not None:
+            return await self.coalescer.create(entity_type, body, requestid)
+        return await self.client.create(entity_type, body, requestid)
+
+    def lock(self, name: str) -> asyncio.Lock:
+        """A lock per name (customer or item), so concurrent documents create it once."""
+        return self._locks.setdefault(name, asyncio.Lock())
