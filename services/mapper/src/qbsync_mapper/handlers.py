@@ -13,6 +13,7 @@ from typing import Protocol
 import structlog
 from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaMessage, KafkaRouter
+from qbsync_core.consuming import raw_only
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.topics import ACCEPTED
 
@@ -79,6 +80,7 @@ def build_router(resources: Resources) -> KafkaRouter:
         batch=True,
         max_records=settings.kafka_max_records,
         auto_offset_reset="earliest",
+        decoder=raw_only,
     )
     async def on_accepted(message: KafkaMessage) -> None:
         raw = message.raw_message

@@ -1,5 +1,6 @@
 """The admin HTTP API: tenant settings (PUT/GET), manual export, dry run, health."""
 
+import hmac
 import json
 import re
 from datetime import date
@@ -52,7 +53,8 @@ def build_router(deps: Resources) -> APIRouter:
             if deps.settings.environment is Environment.PRODUCTION:
                 raise HTTPException(401, "the admin API needs QBSYNC_MAPPER_ADMIN_TOKEN set")
             return
-        if authorization != f"Bearer {token.get_secret_value()}":
+        expected = f"Bearer {token.get_secret_value()}".encode()
+        if not hmac.compare_digest((authorization or "").encode(), expected):
             raise HTTPException(401, "missing or wrong admin token", {"WWW-Authenticate": "Bearer"})
 
     def tenant_path(tenant_id: str) -> str:
