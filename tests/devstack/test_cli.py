@@ -103,6 +103,7 @@ class TestDetached:
                 "qbo_sandbox",
                 "ingest",
                 "mapper",
+                "poster",
                 "errors",
             }
             assert all(c["answers"] for c in components.values())
@@ -162,6 +163,6 @@ class TestForeground:
                 proc.kill()
                 _qbsync(tmp_path, "dev", "down")
         assert proc.returncode == 0, err
-        assert "Stopped errors, mapper, ingest, qbo_sandbox, database, broker." in out
+        assert "Stopped errors, poster, mapper, ingest, qbo_sandbox, database, broker." in out
         assert all(_gone(pid) for pid in pids)
         assert not (tmp_path / "stack.json").exists()

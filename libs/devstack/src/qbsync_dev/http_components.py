@@ -49,6 +49,14 @@ MAPPER = HttpComponentSpec(
     health_path="/health",
 )
 
+POSTER = HttpComponentSpec(
+    name="poster",
+    module="qbsync_poster",
+    preferred_port=18083,
+    health_path="/health",
+    env_var="QBSYNC_POSTER_URL",
+)
+
 ERRORS = HttpComponentSpec(
     name="errors",
     module="qbsync_errors",
@@ -60,7 +68,7 @@ ERRORS = HttpComponentSpec(
 EMULATORS: tuple[HttpComponentSpec, ...] = (QBO_SANDBOX,)
 """Started with the infrastructure; services read their URLs from dev.env."""
 
-SERVICES: tuple[HttpComponentSpec, ...] = (INGEST, MAPPER, ERRORS)
+SERVICES: tuple[HttpComponentSpec, ...] = (INGEST, MAPPER, POSTER, ERRORS)
 """qbsync's own services; started once dev.env exists, since they read it."""
 
 

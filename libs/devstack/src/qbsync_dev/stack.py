@@ -94,6 +94,12 @@ def _write_state(state: StackState, home: Path) -> None:
         "QBSYNC_KAFKA_IDEMPOTENT_PRODUCER=false\n"
     )
     env += "".join(f"{c.env_var}={c.url}\n" for c in state.services.values() if c.env_var)
+    sandbox = state.services.get("qbo_sandbox")
+    if sandbox is not None:  # the poster's OAuth2 flow goes to the emulator, as to Intuit
+        env += (
+            f"QBSYNC_QBO_AUTHORIZE_URL={sandbox.url}/oauth2/authorize\n"
+            f"QBSYNC_QBO_TOKEN_URL={sandbox.url}/oauth2/v1/tokens/bearer\n"
+        )
     env_file = home / dev_env_file().name
     env_file.write_text(env)
 
@@ -134,10 +140,14 @@ async def start_stack(
             infrastructure_seconds=time.monotonic() - began,
         )
         _write_state(state, home)
-        env = {**os.environ, "QBSYNC_HOME": str(home)}
+        ports = {spec.name: free_port(spec.preferred_port) for spec in SERVICES}
+        env = {
+            **os.environ,
+            "QBSYNC_HOME": str(home),
+            "QBSYNC_POSTER_OAUTH_REDIRECT_URI": f"http://127.0.0.1:{ports['poster']}/callback",
+        }
         services = [
-            start_http(spec, free_port(spec.preferred_port), logs / f"{spec.name}.log", env)
-            for spec in SERVICES
+            start_http(spec, ports[spec.name], logs / f"{spec.name}.log", env) for spec in SERVICES
         ]
         started += [h.process for h in services]
         await asyncio.gather(*(wait_http(handle, timeout) for handle in services))
