@@ -6,14 +6,12 @@ unavailable database or broker is not the events' fault, so the batch is nacked
 (the consumer seeks back) after a pause and mapped again, to the same command ids.
 """
 
-import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 
 import structlog
-from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaMessage, KafkaRouter
-from qbsync_core.consuming import raw_only
+from qbsync_core.consuming import raw_only, retry_later, trace_carrier
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.topics import ACCEPTED
 
@@ -21,12 +19,7 @@ from qbsync_mapper.mapping import Accepted, map_batch
 from qbsync_mapper.resources import NotReady, Resources
 
 RETRY_PAUSE_SECONDS = 2.0
-_TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
 log = structlog.get_logger()
-
-
-def _trace_headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
-    return {k: v.decode("latin-1") for k, v in headers if k in _TRACE_HEADERS}
 
 
 def _resync(headers: Sequence[tuple[str, bytes]]) -> str | None:
@@ -58,15 +51,14 @@ async def handle_records(resources: Resources, records: Sequence[Record]) -> Non
             consumer seeks back and the batch is mapped again.
     """
     items = [
-        Accepted(r.value or b"", _trace_headers(r.headers), _resync(r.headers)) for r in records
+        Accepted(r.value or b"", trace_carrier(r.headers), _resync(r.headers)) for r in records
     ]
     try:
         pool, publisher = resources.ready()
         await map_batch(pool, publisher, resources.tracer, items, clock=resources.clock)
     except (InfrastructureFailure, NotReady) as exc:
         log.warning("accepted batch will be retried", error=str(exc), records=len(items))
-        await asyncio.sleep(RETRY_PAUSE_SECONDS)
-        raise NackMessage from exc
+        await retry_later(exc, RETRY_PAUSE_SECONDS)
 
 
 def build_router(resources: Resources) -> KafkaRouter:

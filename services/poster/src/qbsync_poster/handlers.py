@@ -7,15 +7,11 @@ batch is nacked (the consumer seeks back) after a pause and handled again; done 
 ids and pending ledger rows make the second pass write nothing twice.
 """
 
-import asyncio
-from typing import Any
-
 import asyncpg
 import structlog
 from aiokafka.errors import KafkaError
-from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaMessage, KafkaRouter
-from faststream.message import StreamMessage
+from qbsync_core.consuming import raw_only, retry_later
 from qbsync_core.errors import InfrastructureFailure
 
 from qbsync_poster.dispatch import Raw, handle_batch
@@ -24,11 +20,6 @@ from qbsync_poster.resources import NotReady, Resources
 RETRY_PAUSE_SECONDS = 2.0
 INFRASTRUCTURE = (InfrastructureFailure, NotReady, asyncpg.PostgresError, OSError, KafkaError)
 log = structlog.get_logger()
-
-
-async def _raw_only(_: StreamMessage[Any]) -> None:
-    # The handler parses raw records itself (by kind header); skip FastStream's decoding.
-    return None
 
 
 def build_router(resources: Resources) -> KafkaRouter:
@@ -42,7 +33,7 @@ def build_router(resources: Resources) -> KafkaRouter:
         batch=True,
         max_records=settings.kafka_max_records,
         auto_offset_reset="earliest",
-        decoder=_raw_only,
+        decoder=raw_only,
     )
     async def on_commands(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -54,7 +45,6 @@ def build_router(resources: Resources) -> KafkaRouter:
             await handle_batch(resources.ready(), items)
         except INFRASTRUCTURE as exc:
             log.warning("command batch will be retried", error=str(exc), records=len(items))
-            await asyncio.sleep(RETRY_PAUSE_SECONDS)
-            raise NackMessage from exc
+            await retry_later(exc, RETRY_PAUSE_SECONDS)
 
     return router
