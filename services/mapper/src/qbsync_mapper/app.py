@@ -11,14 +11,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import Tracer
 from qbsync_core.db import create_pool
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.service import build_runtime, prepare
 from qbsync_core.settings import QbsyncSettings, load_settings
+from qbsync_core.web import instrument, make_producer
 
 from qbsync_mapper import handlers, http
 from qbsync_mapper.exports import Clock, run_schedules
@@ -76,13 +76,7 @@ def create_app(settings: QbsyncSettings | None = None, *, clock: Clock | None = 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await prepare(mapper_settings, SCHEMA, MIGRATIONS)
         pool = await create_pool(mapper_settings.database_url, SCHEMA)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=mapper_settings.kafka_bootstrap_servers.split(","),
-            client_id=SERVICE_NAME,
-            acks="all",
-            enable_idempotence=mapper_settings.kafka_idempotent_producer,
-            linger_ms=2,
-        )
+        producer = make_producer(mapper_settings, SERVICE_NAME)
         await producer.start()
         resources.pool, resources.publisher = pool, KafkaPublisher(producer)
         await runtime.broker.start()
@@ -112,9 +106,7 @@ def create_app(settings: QbsyncSettings | None = None, *, clock: Clock | None = 
     app.include_router(http.health_router(resources))
     app.include_router(http.build_router(resources))
 
-    @app.exception_handler(HTTPException)
-    async def problem(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, exc.status_code, exc.headers)
+    instrument(app, tracer)
 
     @app.exception_handler(NotReady)
     async def not_ready(_: Request, exc: NotReady) -> JSONResponse:

@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from aiokafka import AIOKafkaProducer
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from qbsync_core.db import create_pool
 from qbsync_core.service import build_runtime, prepare
 from qbsync_core.settings import Environment, QbsyncSettings, load_settings
+from qbsync_core.web import error_response, instrument, make_producer
 
 from qbsync_poster import handlers, http
 from qbsync_poster.connections import Connections
@@ -56,13 +55,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await prepare(poster_settings, SCHEMA, MIGRATIONS)
         pool = await create_pool(poster_settings.database_url, SCHEMA, max_size=20)
-        producer = AIOKafkaProducer(
-            bootstrap_servers=poster_settings.kafka_bootstrap_servers.split(","),
-            client_id=SERVICE_NAME,
-            acks="all",
-            enable_idempotence=poster_settings.kafka_idempotent_producer,
-            linger_ms=2,
-        )
+        producer = make_producer(poster_settings, SERVICE_NAME)
         await producer.start()
         # httpcore scans its whole pool for every queued request: a big pool costs more
         # CPU than it saves once the realms together have ~100 requests in flight.
@@ -100,12 +93,7 @@ def create_app(
     app.include_router(http.connect_router(resources))
     app.include_router(http.read_router(resources))
 
-    @app.exception_handler(HTTPException)
-    async def problem(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, exc.status_code, exc.headers)
-
-    @app.exception_handler(NotReady)
-    async def not_ready(_: Request, exc: NotReady) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, 503, {"Retry-After": "1"})
+    instrument(app, runtime.tracer_provider.get_tracer(SERVICE_NAME))
+    app.add_exception_handler(NotReady, error_response(503, {"Retry-After": "1"}))
 
     return app
