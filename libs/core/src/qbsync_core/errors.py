@@ -11,6 +11,9 @@ payment, a do-not-sync customer) is not an exception.
 
 from enum import StrEnum
 
+import asyncpg
+from aiokafka.errors import KafkaError
+
 
 class ErrorCategory(StrEnum):
     """Categories an operator filters errors by (ERR-1)."""
@@ -56,3 +59,15 @@ class InfrastructureFailure(QbsyncError):
     """A dependency (broker, database) was unavailable; retry later."""
 
     retriable = True
+
+
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
+    InfrastructureFailure,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    OSError,
+    KafkaError,
+    TimeoutError,
+)
+"""Failures of a dependency, not of the input: retried (nack, 503), never error records."""

@@ -1,15 +1,13 @@
 """Wiring shared by every service's `app.py`: settings -> telemetry -> broker -> app.
 
-A service supplies its name, schema, migrations folder and routers; startup
-creates missing topics and migrates the service's schema before consuming.
+Every service is a FastAPI app whose lifespan calls `prepare` (topics, migrations)
+before it starts the broker that `build_runtime` built.
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from faststream import FastStream
-from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
@@ -51,28 +49,3 @@ async def prepare(settings: QbsyncSettings, schema: str, migrations_dir: Path) -
     """Create missing topics and migrate the service's schema."""
     await ensure_topics(settings.kafka_bootstrap_servers)
     await migrate(settings.database_url, schema, migrations_dir)
-
-
-def create_service_app(
-    *,
-    name: str,
-    schema: str,
-    migrations_dir: Path,
-    settings: QbsyncSettings,
-    routers: Sequence[KafkaRouter] = (),
-) -> FastStream:
-    """Build a FastStream app for a Kafka-only service (no I/O until it starts)."""
-    runtime = build_runtime(name, settings)
-    for router in routers:
-        runtime.broker.include_router(router)
-    app = FastStream(runtime.broker)
-
-    @app.on_startup
-    async def _prepare() -> None:
-        await prepare(settings, schema, migrations_dir)
-
-    @app.after_shutdown
-    async def _flush_spans() -> None:
-        runtime.tracer_provider.shutdown()
-
-    return app

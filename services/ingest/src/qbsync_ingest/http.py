@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
-from qbsync_core.errors import ErrorCategory
+from qbsync_core.errors import INFRASTRUCTURE_ERRORS, ErrorCategory
 from qbsync_core.records import ErrorRecord, Reason, Stage, encode_payload, record_id_for
 
-from qbsync_ingest.intake import INFRASTRUCTURE_ERRORS, Outcome, Status, Submitted, intake
+from qbsync_ingest.intake import Outcome, Status, Submitted, intake
 from qbsync_ingest.resources import NotReady, Resources
 from qbsync_ingest.rules import kept_payload, split_json_array
 from qbsync_ingest.storage import tenant_for_api_key

@@ -14,8 +14,7 @@ from typing import Any, Protocol
 
 import asyncpg
 import structlog
-from aiokafka.errors import KafkaError
-from qbsync_core.errors import InfrastructureFailure
+from qbsync_core.errors import INFRASTRUCTURE_ERRORS, InfrastructureFailure
 from qbsync_core.records import ErrorRecord, Reason
 
 from qbsync_ingest.metrics import IntakeMetrics, reason_label
@@ -76,18 +75,6 @@ class Forwarder(Protocol):
 
     async def errors(self, records: Sequence[ErrorRecord]) -> None:
         """Publish error records to qbsync.errors.v1."""
-
-
-INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
-    InfrastructureFailure,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    OSError,
-    KafkaError,
-    TimeoutError,
-)
-"""Failures of a dependency, not of the input: retried, never turned into error records."""
 
 
 def _check(item: Submitted, key_tenant: str | None) -> Valid | Invalid:

@@ -15,14 +15,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.trace import Tracer
 from qbsync_core.db import create_pool
-from qbsync_core.errors import InfrastructureFailure
+from qbsync_core.errors import INFRASTRUCTURE_ERRORS, InfrastructureFailure
 from qbsync_core.service import build_runtime, prepare
 from qbsync_core.settings import QbsyncSettings, load_settings
 from qbsync_core.web import instrument, make_producer
 
 from qbsync_mapper import handlers, http
 from qbsync_mapper.exports import Clock, run_schedules
-from qbsync_mapper.mapping import INFRASTRUCTURE_ERRORS, release_tenant
+from qbsync_mapper.mapping import release_tenant
 from qbsync_mapper.migrations_path import MIGRATIONS, SCHEMA, SERVICE_NAME
 from qbsync_mapper.publishing import KafkaPublisher
 from qbsync_mapper.resources import NotReady, Resources

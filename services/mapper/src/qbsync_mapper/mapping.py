@@ -15,12 +15,11 @@ from datetime import date, datetime, time, timedelta
 
 import asyncpg
 import structlog
-from aiokafka.errors import KafkaError
 from opentelemetry import propagate
 from opentelemetry.trace import Tracer
 from qbsync_contracts.events import Event, EventType, parse_event_json
 from qbsync_core.commands import PostingCommand
-from qbsync_core.errors import ErrorCategory, InfrastructureFailure
+from qbsync_core.errors import INFRASTRUCTURE_ERRORS, ErrorCategory, InfrastructureFailure
 from qbsync_core.records import ErrorRecord, Reason, Stage, encode_payload, record_id_for
 
 from qbsync_mapper import storage
@@ -32,16 +31,6 @@ from qbsync_mapper.tenants import ScheduleMode, TenantSettings
 
 log = structlog.get_logger()
 
-INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
-    InfrastructureFailure,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    OSError,
-    KafkaError,
-    TimeoutError,
-)
-"""Failures of a dependency, not of the event: retried, never turned into error records."""
 
 _ISSUING = {EventType.INVOICE_ISSUED, EventType.INVOICE_UPDATED}
 _RELEASED_ON_SETTINGS = (HoldReason.NO_SETTINGS, HoldReason.DO_NOT_SYNC)
