@@ -74,6 +74,13 @@ test: lint check-packages system-deps deploy-check ## Lint, then the whole pytes
 bench: install ## Benchmarks under bench/; figures go to docs/benchmarks.md
 	$(RUN) python bench/run_all.py
 
+.PHONY: docs
+docs: install ## Regenerate generated docs: AsyncAPI per service, the event JSON Schema
+	@for svc in $(SERVICES); do \
+	  $(RUN) faststream docs gen --factory --yaml qbsync_$$svc.asyncapi:docs_app --out docs/asyncapi/$$svc.yaml >/dev/null || exit 1; \
+	done
+	$(RUN) qbsync schema export --out docs/schema/event-v1.schema.json
+
 .PHONY: clean
 clean: ## Remove environments and dev-stack state
 	-$(RUN) qbsync dev down
