@@ -18,6 +18,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from qbsync_core.commands import PostingCommand
 from qbsync_core.db import create_pool, migrate
+from qbsync_core.records import Stage
 from qbsync_core.topics import COMMANDS
 from qbsync_mapper import storage
 from qbsync_mapper.exports import run_schedules, run_tenant
@@ -159,9 +160,10 @@ class TestOutbox:
         publisher.fail = False
         assert (await run_tenant(pool, publisher, tenant, clock.now, manual=True)).commands == 1
 
-    async def test_manual_export_from_a_new_start_date_drops_earlier_commands_SET_3(
+    async def test_manual_export_from_a_start_date_reports_each_earlier_command_SET_3(
         self, pool: asyncpg.Pool
     ) -> None:
+        # Nothing leaves the outbox silently: each command left out is an error record.
         tenant, clock = new_tenant(), FakeClock("2026-11-21T08:00:00+00:00")
         await configure(pool, tenant, payouts=PAYOUTS, schedule="manual")
         publisher = MemoryPublisher()
@@ -177,6 +179,20 @@ class TestOutbox:
             f"payout:{tenant}:po-19",
             f"payout:{tenant}:po-20",
         ]
+        (left_out,) = publisher.errors
+        assert left_out.record_id == done.not_sent[0].record_id
+        assert (left_out.tenant_id, left_out.stage, left_out.retriable) == (
+            tenant,
+            Stage.POSTER,  # a resync hands the command itself to the poster
+            False,
+        )
+        assert "2026-11-18, before the start date 2026-11-19" in left_out.cause
+        command = PostingCommand.model_validate_json(left_out.payload)
+        assert (command.upstream_ref, left_out.command_id) == (
+            f"payout:{tenant}:po-18",
+            command.command_id,
+        )
+        assert await storage.outbox_counts(pool, tenant) == 0
         # The CLI's path: a request the service's loop picks up.
         await map_batch(
             pool,

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 import yaml
+from qbsync_core.records import OPERATOR_ACTION_KIND, OperatorAction, OperatorActionType
+from qbsync_core.topics import COMMANDS
 from typer.testing import CliRunner
 
 from tests.fixtures.events import make_envelope, make_invoice_issued, make_payment_received
@@ -191,6 +193,10 @@ class TestExportApi:
             f"/v1/tenants/{tenant}/export", json={"from": "2026-02-01"}
         )
         assert skipped.json()["skipped_before_start"] == 1
+        # Not dropped silently: the command left out is an error record (SET-3).
+        (record_id,) = skipped.json()["not_sent_error_records"]
+        await mapper.errors.wait_for(lambda r: r.key == tenant.encode(), 1, 20)
+        assert [e["record_id"] for e in mapper.errors_of(tenant)] == [record_id]
         await mapper.publish([for_tenant(tenant, payout_event("po-2"))])
         await wait_outbox(mapper, tenant, 1)
         response = await mapper.http.post(f"/v1/tenants/{tenant}/export")
@@ -216,6 +222,32 @@ class TestExportApi:
         assert body["errors"] == []
         await asyncio.sleep(0.5)
         assert mapper.commands_of(tenant) == []
+
+    async def test_dry_run_keeps_json_numbers_exact_never_float_SET_5_CUR_2(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        assert (await put_settings(mapper, tenant)).status_code == 200
+        invoice = make_invoice_issued(
+            data={
+                "currency": "EUR",
+                "exchange_rate": "RATE",
+                "customer": {"currency": "EUR"},
+            }
+        )
+        rate = "1.0825000000000000001"  # a float would make it 1.0825
+        body = json.dumps({"from": "2026-11-01", "to": "2026-11-30", "events": [invoice]})
+        response = await mapper.http.post(
+            f"/v1/tenants/{tenant}/dry-run",
+            content=body.replace('"RATE"', rate),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 200, response.text
+        (command,) = response.json()["commands"]
+        assert command["body"]["ExchangeRate"] == rate
+        bad = await mapper.http.post(
+            f"/v1/tenants/{tenant}/dry-run", content=b'{"from": "2026-11-01", "to": NaN}'
+        )
+        assert bad.status_code == 422
 
     async def test_export_of_a_tenant_without_settings_is_404(
         self, mapper: Mapper, tenant: str
@@ -245,3 +277,77 @@ class TestCliExport:
         assert "from 2026-01-01 requested" in result.output
         (command,) = await wait_commands(mapper, tenant, 1)
         assert command["entity"] == "Deposit"
+
+
+def action(tenant: str, kind: OperatorActionType, customer_ref: str) -> OperatorAction:
+    return OperatorAction(
+        action=kind, tenant_id=tenant, record_id="r-1", customer_ref=customer_ref, actor="key-1"
+    )
+
+
+def invoice_of(customer: str, ref: str) -> dict[str, Any]:
+    return make_invoice_issued(data={"ref": ref, "number": ref, "customer": {"ref": customer}})
+
+
+async def wait_stopped(mapper: Mapper, tenant: str, expected: list[str]) -> None:
+    for _ in range(600):
+        shown = (await mapper.http.get(f"/v1/tenants/{tenant}/settings")).json()
+        if shown["stopped_customers"] == expected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"stopped customers never became {expected}")
+
+
+async def publish_action(mapper: Mapper, operator_action: OperatorAction) -> None:
+    """As the errors service does (qbsync_errors.publish.Publisher.action)."""
+    await mapper.producer.send_and_wait(
+        COMMANDS.name,
+        operator_action.model_dump_json().encode(),
+        key=operator_action.tenant_id.encode(),
+        headers=[("qbsync-kind", OPERATOR_ACTION_KIND.encode())],
+    )
+
+
+async def wait_posted(mapper: Mapper, tenant: str, count: int) -> list[Any]:
+    """The tenant's posting commands (the topic also carries the operator actions)."""
+    kind = ("qbsync-kind", b"posting-command")
+    records = await mapper.commands.wait_for(
+        lambda r: r.key == tenant.encode() and kind in r.headers, count
+    )
+    return [json.loads(r.value or b"{}") for r in records]
+
+
+class TestCustomerActionsOnTheBroker:
+    async def test_stop_and_resume_syncing_from_the_errors_service_CUS_8(
+        self, mapper: Mapper, tenant: str
+    ) -> None:
+        assert (await put_settings(mapper, tenant)).status_code == 200
+        stopped = "guest-stop"
+        await publish_action(
+            mapper,
+            action(tenant, OperatorActionType.STOP_SYNCING, f"customer:{tenant}:{stopped}:USD"),
+        )
+        await wait_stopped(mapper, tenant, [stopped])
+
+        # The stopped customer's invoice first, another customer's after it on the same
+        # partition: once the second is posted, the first was mapped too.
+        await mapper.publish(
+            [
+                for_tenant(tenant, invoice_of(stopped, "f-stop")),
+                for_tenant(tenant, invoice_of("guest-other", "f-other")),
+            ]
+        )
+        (posted,) = await wait_posted(mapper, tenant, 1)
+        assert posted["upstream_ref"] == f"invoice:{tenant}:f-other"
+        shown = (await mapper.http.get(f"/v1/tenants/{tenant}/settings")).json()
+        assert shown["held"] == {"do_not_sync": 1}, "recorded as not synced"
+        assert mapper.errors_of(tenant) == [], "not reported as an error"
+
+        await publish_action(mapper, action(tenant, OperatorActionType.RESUME_SYNCING, stopped))
+        commands = await wait_posted(mapper, tenant, 2)
+        assert [c["upstream_ref"] for c in commands] == [
+            f"invoice:{tenant}:f-other",
+            f"invoice:{tenant}:f-stop",
+        ]
+        await wait_stopped(mapper, tenant, [])
+        assert mapper.errors_of(tenant) == []

@@ -70,6 +70,13 @@ class ErrorRecord(BaseModel):
     payload_b64: str = Field(description="The original payload, byte for byte, base64.")
     retriable: bool = False
     trace_id: str | None = None
+    traceparent: str | None = Field(
+        default=None,
+        description=(
+            "W3C traceparent of the span that raised it: the errors service handles the "
+            "record as a child of that span, in the event's trace."
+        ),
+    )
     occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     qbo_fault: QboFault | None = Field(
         default=None, description="QBO's fault, when the failure came from the QBO API."

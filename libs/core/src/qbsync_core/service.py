@@ -34,7 +34,9 @@ def build_runtime(
     """Logging, tracing and the broker for service `name` (no I/O)."""
     registry = registry or CollectorRegistry()
     setup_logging(name, settings.log_level)
-    tracer_provider = setup_tracing(name, settings.otel_exporter_otlp_endpoint)
+    tracer_provider = setup_tracing(
+        name, settings.otel_exporter_otlp_endpoint, trace_store=settings.trace_store
+    )
     broker = make_broker(
         settings.kafka_bootstrap_servers,
         client_id=name,

@@ -80,7 +80,20 @@ class QbsyncSettings(BaseSettings):
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector URL; unset means spans are not exported.",
     )
+    trace_store: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices(f"{ENV_PREFIX}TRACE_STORE"),
+        description=(
+            "SQLite file of the local span store that `qbsync trace` reads (the dev stack "
+            "sets it under QBSYNC_HOME); unset or empty means no local store."
+        ),
+    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices(f"{ENV_PREFIX}LOG_LEVEL"))
+
+    @field_validator("trace_store", mode="before")
+    @classmethod
+    def _empty_means_off(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("database_url")
     @classmethod

@@ -1,13 +1,15 @@
 """OpenTelemetry tracing and structured JSON logs with trace ids.
 
 Trace ids are always created and propagated (error records and logs carry them);
-spans are recorded only when something consumes them (an OTLP endpoint or an extra
-processor such as a local span store): otherwise the sampler drops them, which
-makes a span about three times cheaper on the hot intake path.
+spans are recorded only when something consumes them (an OTLP endpoint, the local
+span store the dev stack turns on, or an extra processor): otherwise the sampler
+drops them, which makes a span about three times cheaper on the hot intake path.
+How traces flow between services: docs/tracing.md.
 """
 
 import logging
 import sys
+from pathlib import Path
 
 import structlog
 from opentelemetry import trace
@@ -18,11 +20,17 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from structlog.typing import EventDict, WrappedLogger
 
+from qbsync_core.spanstore import SqliteSpanExporter
+
+STORE_EXPORT_DELAY_MS = 500
+"""How often the local store is written: soon enough for `qbsync trace` after a request."""
+
 
 def setup_tracing(
     service_name: str,
     otlp_endpoint: str | None,
     *,
+    trace_store: Path | None = None,
     extra_processors: tuple[SpanProcessor, ...] = (),
 ) -> TracerProvider:
     """Build (not install globally) a tracer provider for `service_name`.
@@ -30,9 +38,10 @@ def setup_tracing(
     Args:
         service_name: the `service.name` resource attribute.
         otlp_endpoint: collector base URL (`/v1/traces` is appended); None = no export.
-        extra_processors: further processors, e.g. a local span store in the dev stack.
+        trace_store: SQLite file of the local span store (`qbsync trace` reads it).
+        extra_processors: further processors (tests use an in-memory exporter).
     """
-    recording = bool(otlp_endpoint or extra_processors)
+    recording = bool(otlp_endpoint or trace_store or extra_processors)
     provider = TracerProvider(
         resource=Resource.create({SERVICE_NAME: service_name}),
         sampler=ALWAYS_ON if recording else ALWAYS_OFF,
@@ -40,6 +49,11 @@ def setup_tracing(
     if otlp_endpoint:
         exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
         provider.add_span_processor(BatchSpanProcessor(exporter))
+    if trace_store:
+        store = SqliteSpanExporter(trace_store)
+        provider.add_span_processor(
+            BatchSpanProcessor(store, schedule_delay_millis=STORE_EXPORT_DELAY_MS)
+        )
     for processor in extra_processors:
         provider.add_span_processor(processor)
     return provider

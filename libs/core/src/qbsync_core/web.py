@@ -60,9 +60,13 @@ def instrument(app: FastAPI, tracer: Tracer) -> None:
     async def trace_requests(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        name = f"{request.method} {request.url.path}"
-        with tracer.start_as_current_span(name, kind=SpanKind.SERVER) as span:
+        # Named after the route's template once routing found one, else the method alone
+        # (OpenTelemetry's HTTP convention): ids and unknown paths stay out of names.
+        with tracer.start_as_current_span(request.method, kind=SpanKind.SERVER) as span:
             response = await call_next(request)
+            template = getattr(request.scope.get("route"), "path", None)
+            if isinstance(template, str):
+                span.update_name(f"{request.method} {template}")
             span.set_attribute("http.response.status_code", response.status_code)
             return response
 

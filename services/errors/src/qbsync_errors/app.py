@@ -40,7 +40,7 @@ def create_app(settings: ErrorsSettings | None = None) -> FastAPI:
     runtime = build_runtime(SERVICE_NAME, settings, metrics.registry)
     tracer = runtime.tracer_provider.get_tracer(SERVICE_NAME)
     resources = Resources(settings=settings, metrics=metrics, broker=runtime.broker)
-    runtime.broker.include_router(handlers.build_router(resources))
+    runtime.broker.include_router(handlers.build_router(resources, tracer))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import structlog
 from faststream.kafka import KafkaMessage, KafkaRouter
+from opentelemetry.trace import NoOpTracer, Tracer
 from pydantic import ValidationError
 from qbsync_core.consuming import raw_only, retry_later
 from qbsync_core.records import ErrorRecord
@@ -19,6 +20,7 @@ from qbsync_core.topics import ERRORS
 
 from qbsync_errors.resources import NotReady, Resources
 from qbsync_errors.storage import record_unreadable, upsert_records
+from qbsync_errors.tracing import RecordSpans
 
 RETRY_PAUSE_SECONDS = 2.0
 log = structlog.get_logger()
@@ -64,8 +66,9 @@ async def _store(
     return records
 
 
-def build_router(resources: Resources) -> KafkaRouter:
-    """The errors subscriber, reading its pool from `resources`."""
+def build_router(resources: Resources, tracer: Tracer | None = None) -> KafkaRouter:
+    """The errors subscriber, reading its pool from `resources`; spans each record."""
+    tracer = tracer or NoOpTracer()
     settings = resources.settings
     router = KafkaRouter()
 
@@ -89,7 +92,9 @@ def build_router(resources: Resources) -> KafkaRouter:
                 except ValidationError as exc:
                     log.warning("unreadable error record kept", error=str(exc)[:200])
                     await record_unreadable(pool, m.key, m.value or b"", str(exc)[:2000])
-            stored = await _store(pool, parsed, resources)
+            with RecordSpans(tracer, [record for record, _ in parsed]) as spans:
+                stored = await _store(pool, parsed, resources)
+                spans.stored(stored)
             resources.metrics.received_records(stored)
         except _RETRY as exc:
             log.warning("error batch will be stored again", error=str(exc), records=len(messages))

@@ -449,33 +449,70 @@ async def list_stopped(conn: Executor, tenant_id: str) -> list[StoppedCustomer]:
     return [StoppedCustomer.model_validate(dict(r)) for r in rows]
 
 
+async def lock_tenant_pause(conn: Conn, tenant_id: str) -> None:
+    """Serialise pausing and resuming a tenant until the transaction ends.
+
+    Each statement after the lock reads a fresh snapshot (READ COMMITTED), so it sees
+    what a concurrent pause or resume committed while this one waited. A row lock on
+    `tenants` would not do: the row may not exist yet.
+    """
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"qbsync-errors-pause:{tenant_id}"
+    )
+
+
+_FAILING = """
+    SELECT tenant_id FROM errors
+    WHERE connection_failure AND status = 'open' AND tenant_id IS NOT NULL
+      AND ($2::text IS NULL OR tenant_id = $2)
+    GROUP BY tenant_id
+    HAVING min(opened_at) <= now() - make_interval(secs => $1)
+"""
+"""Tenants whose oldest open connection error was first reported that long ago."""
+
+
 async def tenants_to_pause(conn: Conn, failing_for_seconds: float) -> list[str]:
     """Pause tenants whose QBO connection has failed for that long; return them.
 
     "Failing since" is the first report of the oldest open connection error, so
-    one report long ago that was resolved since does not count.
+    one report long ago that was resolved since does not count. Safe beside a
+    concurrent resume or another replica's tick: each candidate is locked
+    (`lock_tenant_pause`, in sorted order) and checked again under the lock, so a
+    tenant resumed meanwhile (its connection errors resolved) is not paused again
+    from a stale read, and a tenant is paused once.
     """
-    rows = await conn.fetch(
-        """
-        WITH failing AS (
-            SELECT tenant_id FROM errors
-            WHERE connection_failure AND status = 'open' AND tenant_id IS NOT NULL
-            GROUP BY tenant_id
-            HAVING min(opened_at) <= now() - make_interval(secs => $1)
-        )
-        INSERT INTO tenants (tenant_id, paused_at)
-        SELECT tenant_id, now() FROM failing
-        ON CONFLICT (tenant_id) DO UPDATE SET paused_at = now()
-            WHERE tenants.paused_at IS NULL
-        RETURNING tenant_id
-        """,
+    candidates = await conn.fetch(
+        f"""{_FAILING} EXCEPT SELECT tenant_id FROM tenants WHERE paused_at IS NOT NULL""",  # noqa: S608 - a constant query
         failing_for_seconds,
+        None,
     )
-    return sorted(r["tenant_id"] for r in rows)
+    paused = []
+    for tenant in sorted(r["tenant_id"] for r in candidates):
+        await lock_tenant_pause(conn, tenant)
+        row = await conn.fetchrow(
+            f"""
+            WITH failing AS ({_FAILING})
+            INSERT INTO tenants (tenant_id, paused_at)
+            SELECT tenant_id, now() FROM failing
+            ON CONFLICT (tenant_id) DO UPDATE SET paused_at = now()
+                WHERE tenants.paused_at IS NULL
+            RETURNING tenant_id
+            """,  # noqa: S608 - a constant query
+            failing_for_seconds,
+            tenant,
+        )
+        if row is not None:
+            paused.append(tenant)
+    return paused
 
 
 async def resume_tenant(conn: Conn, tenant_id: str) -> bool:
-    """Unpause a tenant; its open connection errors count as fixed. False if not paused."""
+    """Unpause a tenant; its open connection errors count as fixed. False if not paused.
+
+    Under the tenant's pause lock, so a pause tick running at the same time either
+    finished first (and this resumes it) or waits and then sees the resolved errors.
+    """
+    await lock_tenant_pause(conn, tenant_id)
     result = await conn.execute(
         "UPDATE tenants SET paused_at = NULL WHERE tenant_id = $1 AND paused_at IS NOT NULL",
         tenant_id,

@@ -4,7 +4,7 @@ from faststream import FastStream
 from qbsync_contracts.events import Event
 from qbsync_core.asyncapi import Channel, document
 from qbsync_core.commands import PostingCommand
-from qbsync_core.records import ErrorRecord
+from qbsync_core.records import ErrorRecord, OperatorAction
 from qbsync_core.topics import ACCEPTED, COMMANDS, ERRORS
 
 from qbsync_mapper.settings import MapperSettings
@@ -15,6 +15,14 @@ RECEIVES = (
         Event,
         "Validated events from ingest, and replays of mapping failures from the errors service.",
         "`traceparent`; `qbsync-resync-of` marks a replay, which is mapped again.",
+    ),
+    Channel(
+        COMMANDS,
+        OperatorAction,
+        "Operator actions from the errors service, read in the group `<group_id>-actions`: "
+        "the mapper applies `stop_syncing` / `resume_syncing` (CUS-8) and ignores every "
+        "other message (posting commands and the other actions are the poster's).",
+        "`qbsync-kind: qbsync.operator-action` marks an action.",
     ),
 )
 SENDS = (

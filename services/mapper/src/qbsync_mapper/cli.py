@@ -10,7 +10,13 @@ import typer
 from qbsync_core.db import create_pool, migrate
 from qbsync_core.settings import load_settings
 
-from qbsync_mapper.admin import Applied, apply_settings, request_export, show_settings
+from qbsync_mapper.admin import (
+    Applied,
+    apply_settings,
+    live_accounts,
+    request_export,
+    show_settings,
+)
 from qbsync_mapper.migrations_path import MIGRATIONS, SCHEMA
 from qbsync_mapper.settings import MapperSettings
 
@@ -22,7 +28,7 @@ async def _apply(text: str) -> Applied | list[dict[str, str]]:
     await migrate(settings.database_url, SCHEMA, MIGRATIONS)
     pool = await create_pool(settings.database_url, SCHEMA, max_size=1)
     try:
-        result = await apply_settings(pool, text)
+        result = await apply_settings(pool, text, live=live_accounts(settings))
     finally:
         await pool.close()
     return result if isinstance(result, Applied) else [p.model_dump() for p in result]
@@ -90,7 +96,10 @@ def export(
         typer.Option(
             "--from",
             formats=["%Y-%m-%d"],
-            help="New start date: waiting commands dated earlier are not sent.",
+            help=(
+                "New start date: waiting commands dated earlier are not sent; each becomes "
+                "an error record in the errors service (resync posts it, skip drops it)."
+            ),
         ),
     ] = None,
 ) -> None:
@@ -104,3 +113,8 @@ def export(
         raise typer.Exit(1)
     since = f" from {start.date().isoformat()}" if start else " since the last export"
     typer.echo(f"tenant {tenant}: export{since} requested (request {request})")
+    if start:
+        typer.echo(
+            f"commands dated before {start.date().isoformat()} will not be sent: each becomes "
+            "an error record in the errors service (resync posts it, skip drops it)"
+        )

@@ -15,7 +15,7 @@ The clock is passed in (`Clock`), so tests drive windows without waiting.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
@@ -30,6 +30,7 @@ from qbsync_core.commands import (
     command_id_for,
 )
 from qbsync_core.errors import ErrorCategory
+from qbsync_core.records import ErrorRecord, Reason, Stage, encode_payload, record_id_for
 
 from qbsync_mapper import storage
 from qbsync_mapper.publishing import Publisher
@@ -132,7 +133,48 @@ class ExportSummary:
     commands: int = 0
     entries: int = 0
     skipped: int = 0
-    """Commands dated before a manual export's start day: dropped, never posted."""
+    """Commands dated before a manual export's start day: not sent, each an error record."""
+    not_sent: list[ErrorRecord] = field(default_factory=list, repr=False)
+    """The error records of the `skipped` commands, published with the export."""
+
+    def log_fields(self) -> dict[str, object]:
+        """The counts, for the log line."""
+        return {
+            "tenant_id": self.tenant_id,
+            "commands": self.commands,
+            "entries": self.entries,
+            "skipped": self.skipped,
+        }
+
+
+def not_sent_record(command: PostingCommand, day: date, start: date) -> ErrorRecord:
+    """The error record of a command a manual export did not send (SET-3).
+
+    Nothing leaves the outbox silently: the operator sees each command left out, with
+    the reason. Stage `poster` makes a resync publish the command itself to the poster
+    (post it after all); skip closes it. Not retriable: automatic retries would undo the
+    operator's start date.
+    """
+    cause = (
+        f"Not exported: {command.operation} {command.entity} {command.upstream_ref} is dated "
+        f"{day.isoformat()}, before the start date {start.isoformat()} of a manual export "
+        "(SET-3). Resync it to post it after all, or skip it."
+    )
+    return ErrorRecord(
+        record_id=record_id_for(
+            Stage.MAPPER, command.tenant_id, command.command_id, "before-export-start"
+        ),
+        tenant_id=command.tenant_id,
+        category=command.category,
+        stage=Stage.POSTER,
+        cause=cause,
+        reasons=[Reason(field="TxnDate", message=cause)],
+        source=command.source,
+        event_id=command.event_id,
+        command_id=command.command_id,
+        payload_b64=encode_payload(command.model_dump_json().encode()),
+        retriable=False,
+    )
 
 
 async def export_tenant(
@@ -150,8 +192,9 @@ async def export_tenant(
         settings: the tenant's settings.
         now: the clock's time.
         manual: a manual export ("from last export until now"), whatever the schedule.
-        start: a manual export's new start day: waiting commands dated earlier are
-            dropped (SET-3's override of the last export).
+        start: a manual export's new start day (SET-3's override of the last export):
+            waiting commands dated earlier are not sent; each becomes an error record
+            (`summary.not_sent`) for the caller to publish, so none is lost silently.
 
     Returns:
         The commands to publish, in order, and a summary.
@@ -166,8 +209,10 @@ async def export_tenant(
     entries = await close_days(conn, settings, today)
     waiting = await storage.take_outbox(conn, tenant, today) + entries
     keep = [c for day, c in waiting if start is None or day >= start]
+    if start is not None:
+        summary.not_sent = [not_sent_record(c, day, start) for day, c in waiting if day < start]
     summary.exported = True
-    summary.commands, summary.skipped = len(keep), len(waiting) - len(keep)
+    summary.commands, summary.skipped = len(keep), len(summary.not_sent)
     summary.entries = sum(1 for c in keep if c.entity is Entity.JOURNAL_ENTRY)
     if manual or settings.schedule.mode is not ScheduleMode.CONTINUOUS:
         await storage.exported(conn, tenant, now)
@@ -203,9 +248,9 @@ async def run_tenant(
         commands, summary = await export_tenant(
             conn, stored.settings, now, manual=manual, start=start
         )
-        await publisher.publish(commands, [])
+        await publisher.publish(commands, summary.not_sent)
     if summary.commands or summary.skipped:
-        log.info("tenant exported", **vars(summary))
+        log.info("tenant exported", **summary.log_fields())
     return summary
 
 

@@ -1,19 +1,20 @@
 """The admin HTTP API: tenant settings (PUT/GET), manual export, dry run, health."""
 
 import hmac
-import json
 import re
 from datetime import date
 from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.settings import Environment
 
-from qbsync_mapper.admin import Applied, apply_settings, show_settings
+from qbsync_mapper import jsontext
+from qbsync_mapper.admin import Applied, apply_settings, live_accounts, show_settings
 from qbsync_mapper.exports import run_tenant
 from qbsync_mapper.mapping import dry_run, release_tenant
 from qbsync_mapper.resources import Resources
@@ -30,7 +31,9 @@ class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     start: date | None = Field(
-        default=None, alias="from", description="New start day: earlier commands are dropped."
+        default=None,
+        alias="from",
+        description="New start day: earlier commands are not sent; each becomes an error record.",
     )
 
 
@@ -42,6 +45,9 @@ class DryRunRequest(BaseModel):
     start: date = Field(alias="from")
     end: date = Field(alias="to")
     events: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_DRY_RUN_EVENTS)
+
+
+DRY_RUN_SCHEMA = DryRunRequest.model_json_schema(by_alias=True)
 
 
 def build_router(deps: Resources) -> APIRouter:
@@ -72,7 +78,9 @@ def build_router(deps: Resources) -> APIRouter:
         if len(body) > MAX_DOCUMENT_BYTES:
             raise HTTPException(413, "settings document too large")
         pool, publisher = deps.ready()
-        result = await apply_settings(pool, body, tenant_id=tenant_id)
+        result = await apply_settings(
+            pool, body, tenant_id=tenant_id, live=live_accounts(deps.settings)
+        )
         if not isinstance(result, Applied):
             return JSONResponse(
                 {
@@ -123,17 +131,39 @@ def build_router(deps: Resources) -> APIRouter:
                 "commands": summary.commands,
                 "journal_entries": summary.entries,
                 "skipped_before_start": summary.skipped,
+                "not_sent_error_records": [r.record_id for r in summary.not_sent],
             }
         )
 
-    @router.post("/v1/tenants/{tenant_id}/dry-run")
-    async def try_run(tenant_id: str, request: DryRunRequest) -> JSONResponse:
-        """What would be posted for the range, and the errors raised; posts nothing (SET-5)."""
+    @router.post(
+        "/v1/tenants/{tenant_id}/dry-run",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": DRY_RUN_SCHEMA}},
+            }
+        },
+    )
+    async def try_run(tenant_id: str, raw: Request) -> JSONResponse:
+        """What would be posted for the range, and the errors raised; posts nothing (SET-5).
+
+        The body is parsed here, not by FastAPI: its parser makes floats of JSON
+        numbers, and the events' amounts and rates must stay exact (Decimal).
+        """
         tenant_path(tenant_id)
+        try:
+            request = DryRunRequest.model_validate(jsontext.loads(await raw.body()))
+        except ValueError as exc:  # not JSON, or pydantic's ValidationError
+            detail = (
+                exc.errors(include_url=False, include_input=False, include_context=False)
+                if isinstance(exc, ValidationError)
+                else str(exc)
+            )
+            return JSONResponse({"detail": jsonable_encoder(detail)}, 422)
         if request.end < request.start:
             raise HTTPException(422, "`to` is before `from`")
         pool, _ = deps.ready()
-        raws = [json.dumps({**e, "tenant_id": tenant_id}).encode() for e in request.events]
+        raws = [jsontext.dumps({**e, "tenant_id": tenant_id}).encode() for e in request.events]
         try:
             result = await dry_run(
                 pool, deps.tracer, tenant_id, request.start, request.end, raws, clock=deps.clock

@@ -10,22 +10,31 @@ rolls back and the redelivered batch maps again to the same command ids.
 import hashlib
 from collections.abc import Mapping as MappingType
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 import asyncpg
 import structlog
 from opentelemetry import propagate
-from opentelemetry.trace import Tracer
+from opentelemetry.trace import StatusCode, Tracer
 from qbsync_contracts.events import Event, EventType, parse_event_json
 from qbsync_core.commands import PostingCommand
 from qbsync_core.errors import INFRASTRUCTURE_ERRORS, ErrorCategory, InfrastructureFailure
-from qbsync_core.records import ErrorRecord, Reason, Stage, encode_payload, record_id_for
+from qbsync_core.records import (
+    ErrorRecord,
+    OperatorAction,
+    OperatorActionType,
+    Reason,
+    Stage,
+    encode_payload,
+    record_id_for,
+)
 
 from qbsync_mapper import storage
 from qbsync_mapper.exports import Clock, command_day, export_tenant, utc_now
 from qbsync_mapper.publishing import Publisher
 from qbsync_mapper.rules import Mapping, event_refs, map_event
+from qbsync_mapper.rules.customers import upstream_customer_ref
 from qbsync_mapper.rules.state import HeldEvent, HoldReason, TenantState
 from qbsync_mapper.tenants import ScheduleMode, TenantSettings
 
@@ -33,6 +42,7 @@ log = structlog.get_logger()
 
 
 _ISSUING = {EventType.INVOICE_ISSUED, EventType.INVOICE_UPDATED}
+_LEDGER = {EventType.LEDGER_POSTED, EventType.LEDGER_OPENING_BALANCE}
 _RELEASED_ON_SETTINGS = (HoldReason.NO_SETTINGS, HoldReason.DO_NOT_SYNC)
 _PART_1_HOLDS = (HoldReason.UNSUPPORTED,)
 """Held by part 1 (fees, payouts, ledger): mapped before the tenant's next events."""
@@ -93,6 +103,36 @@ def _unreadable(item: Accepted, exc: Exception) -> ErrorRecord:
     )
 
 
+def _unforeseen(item: _Parsed, exc: Exception) -> ErrorRecord:
+    # A bug, or an input no rule foresaw. Raising would let the consumer commit the
+    # batch (AckPolicy.ACK) and lose it; a retriable record keeps the exact bytes, so
+    # a resync (automatic or the operator's) maps the event once the cause is fixed.
+    event = item.event
+    message = f"internal error while mapping this event: {exc!r}"[:500]
+    return ErrorRecord(
+        record_id=record_id_for(
+            Stage.MAPPER, event.tenant_id, event.source, event.event_id, "unforeseen"
+        ),
+        tenant_id=event.tenant_id,
+        category=ErrorCategory.SERVICE,
+        stage=Stage.MAPPER,
+        cause="The mapper failed unexpectedly on this event; nothing was posted for it. "
+        "Resync it once the cause is fixed.",
+        reasons=[Reason(field="", message=message)],
+        source=event.source,
+        event_id=event.event_id,
+        payload_b64=encode_payload(item.raw),
+        retriable=True,
+    )
+
+
+@dataclass(frozen=True)
+class _Mark:
+    commands: int
+    errors: int
+    summary: Summary
+
+
 class _Run:
     """Commands and errors of one transaction, with the tracer that spans each event."""
 
@@ -101,6 +141,17 @@ class _Run:
         self.commands: list[PostingCommand] = []
         self.errors: list[ErrorRecord] = []
         self.summary = Summary()
+
+    def mark(self) -> _Mark:
+        """Where the run stands, to undo one tenant's part after an unforeseen failure."""
+        summary = replace(self.summary, outcomes=dict(self.summary.outcomes))
+        return _Mark(len(self.commands), len(self.errors), summary)
+
+    def rewind(self, mark: _Mark) -> None:
+        """Forget what was added since `mark` (its savepoint was rolled back)."""
+        del self.commands[mark.commands :]
+        del self.errors[mark.errors :]
+        self.summary = mark.summary
 
     def add(self, mappings: list[Mapping]) -> None:
         for m in mappings:
@@ -135,6 +186,8 @@ class _Run:
                 released=item.released,
             )
             span.set_attribute("qbsync.commands", sum(len(m.commands) for m in mappings))
+            if failed := sum(len(m.errors) for m in mappings):
+                span.set_status(StatusCode.ERROR, f"{failed} error record(s)")
         self.add(mappings)
 
 
@@ -195,7 +248,8 @@ async def _map_tenant(
     for item in items:
         refs |= event_refs(item.event)
     invoices = {str(getattr(i.event.data, "ref", "")) for i in items if i.event.type in _ISSUING}
-    state = await storage.load_state(conn, tenant, refs, invoices)
+    ledger = [(i.event.source, i.event.event_id) for i in items if i.event.type in _LEDGER]
+    state = await storage.load_state(conn, tenant, refs, invoices, ledger)
     first = len(run.commands)
     for item in items:
         run.map(item, stored.settings, state)
@@ -213,6 +267,44 @@ async def _map_tenant(
             run.summary.queued += len(waiting)
 
 
+async def _map_tenant_safely(
+    conn: storage.Connection,
+    run: _Run,
+    tenant: str,
+    stored: storage.StoredSettings | None,
+    parsed: list[_Parsed],
+    now: datetime,
+) -> None:
+    """Claim and map one tenant's events in a savepoint, so a bug costs only its events.
+
+    An unforeseen exception rolls back the tenant's claims, state and holds (so a
+    resync maps the events again) and turns its events into retriable Service error
+    records; the other tenants of the batch are mapped and published as usual.
+    """
+    mark = run.mark()
+    keys = sorted({p.claim_key for p in parsed})
+    try:
+        async with conn.transaction():
+            new = await storage.claim_events(conn, keys)
+            run.summary.duplicates += len(parsed) - len(new)
+            fresh = []
+            for p in parsed:
+                if p.claim_key in new:
+                    new.discard(p.claim_key)  # a repeat inside the batch is a duplicate too
+                    fresh.append(p)
+            await _map_tenant(conn, run, tenant, stored, fresh, now)
+    except INFRASTRUCTURE_ERRORS:
+        raise
+    except Exception as exc:  # see _unforeseen
+        log.exception("mapping failed unexpectedly; the events are kept as errors", tenant=tenant)
+        run.rewind(mark)
+        seen: set[tuple[str, str, str]] = set()
+        for p in parsed:
+            if p.claim_key not in seen:
+                seen.add(p.claim_key)
+                run.errors.append(_unforeseen(p, exc))
+
+
 async def map_batch(
     pool: asyncpg.Pool,
     publisher: Publisher,
@@ -222,6 +314,9 @@ async def map_batch(
     clock: Clock = utc_now,
 ) -> Summary:
     """Map accepted events, publish their commands and errors, remember what was done.
+
+    An unforeseen exception (a bug) never escapes: the events it touched become
+    retriable Service error records with their exact bytes (see `_unforeseen`).
 
     Args:
         pool: the mapper schema's pool.
@@ -237,7 +332,6 @@ async def map_batch(
     run = _Run(tracer)
     now = clock()
     by_tenant: dict[str, list[_Parsed]] = {}
-    keys: list[tuple[str, str, str]] = []
     for item in items:
         try:
             event = parse_event_json(item.raw)
@@ -246,23 +340,27 @@ async def map_batch(
             continue
         one = _Parsed(event, item.raw, item.carrier.get("traceparent"), resync=item.resync)
         by_tenant.setdefault(event.tenant_id, []).append(one)
-        keys.append(one.claim_key)
     try:
         async with pool.acquire() as conn, conn.transaction():
             await storage.lock_tenants(conn, by_tenant)
-            new = await storage.claim_events(conn, sorted(set(keys)))
-            run.summary.duplicates = len(keys) - len(new)
             stored = await storage.latest_settings(conn, list(by_tenant))
             for tenant, parsed in by_tenant.items():
-                fresh = []
-                for p in parsed:
-                    if p.claim_key in new:
-                        new.discard(p.claim_key)  # a repeat inside the batch is a duplicate too
-                        fresh.append(p)
-                await _map_tenant(conn, run, tenant, stored.get(tenant), fresh, now)
+                await _map_tenant_safely(conn, run, tenant, stored.get(tenant), parsed, now)
             await publisher.publish(run.commands, run.errors)
     except INFRASTRUCTURE_ERRORS as exc:
         raise InfrastructureFailure(f"mapping could not complete: {exc!r}") from exc
+    except Exception as exc:  # see _unforeseen
+        # Outside any one tenant's mapping (e.g. while publishing): everything rolled
+        # back, so every event of the batch becomes a retriable record.
+        log.exception("mapping a batch failed unexpectedly; its events are kept as errors")
+        unreadable = [e for e in run.errors if e.stage is Stage.MAPPER and e.event_id is None]
+        records = unreadable + [_unforeseen(p, exc) for ps in by_tenant.values() for p in ps]
+        run = _Run(tracer)
+        run.errors = records
+        try:
+            await publisher.publish([], records)
+        except INFRASTRUCTURE_ERRORS as failure:
+            raise InfrastructureFailure(f"mapping could not record a failure: {failure!r}") from exc
     run.summary.commands, run.summary.errors = len(run.commands), len(run.errors)
     return run.summary
 
@@ -293,6 +391,49 @@ async def release_tenant(
     except INFRASTRUCTURE_ERRORS as exc:
         raise InfrastructureFailure(f"release could not complete: {exc!r}") from exc
     run.summary.commands, run.summary.errors = len(run.commands), len(run.errors)
+    return run.summary
+
+
+async def apply_customer_action(
+    pool: asyncpg.Pool,
+    publisher: Publisher,
+    tracer: Tracer,
+    action: OperatorAction,
+    *,
+    clock: Clock = utc_now,
+) -> Summary:
+    """Stop or resume syncing one customer, as an operator decided in the errors service.
+
+    `stop_syncing` (CUS-8): the customer's later documents are held as `do_not_sync`
+    (not posted, not errors). `resume_syncing`: the customer's held documents are
+    mapped now, under the tenant's lock and newest settings (held again if the
+    settings document still lists the customer). Both are idempotent, so a
+    redelivered action changes nothing.
+
+    Raises:
+        InfrastructureFailure: the database or broker failed; nothing changed.
+    """
+    tenant = action.tenant_id
+    run = _Run(tracer)
+    if action.customer_ref is None:
+        return run.summary
+    customer = upstream_customer_ref(tenant, action.customer_ref)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await storage.lock_tenants(conn, [tenant])
+            if action.action is OperatorActionType.STOP_SYNCING:
+                await storage.stop_customer(conn, tenant, customer, action.record_id, action.actor)
+            elif await storage.resume_customer(conn, tenant, customer):
+                stored = (await storage.latest_settings(conn, [tenant])).get(tenant)
+                if stored is not None:
+                    held = await storage.take_held(conn, tenant, [HoldReason.DO_NOT_SYNC], customer)
+                    items = [_held_item(h) for h in held]
+                    await _map_tenant(conn, run, tenant, stored, items, clock())
+                    await publisher.publish(run.commands, run.errors)
+    except INFRASTRUCTURE_ERRORS as exc:
+        raise InfrastructureFailure(f"operator action could not complete: {exc!r}") from exc
+    run.summary.commands, run.summary.errors = len(run.commands), len(run.errors)
+    log.info("customer sync changed", action=action.action.value, tenant=tenant, customer=customer)
     return run.summary
 
 

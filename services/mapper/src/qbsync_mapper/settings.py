@@ -1,6 +1,6 @@
 """Settings of the mapper service (`QBSYNC_MAPPER_*` on top of the shared ones)."""
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 from qbsync_core.settings import QbsyncSettings
 
@@ -26,3 +26,24 @@ class MapperSettings(QbsyncSettings):
             "refused (401) in production."
         ),
     )
+    poster_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("QBSYNC_POSTER_URL", "poster_url"),
+        description=(
+            "Base URL of the poster (QBSYNC_POSTER_URL, as the dev stack writes it). Set: "
+            "PAY-10 checks payout accounts against the company's real account types."
+        ),
+    )
+    poster_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer API key of the poster's read API (an operator key: every tenant).",
+    )
+
+    @field_validator("poster_url", mode="before")
+    @classmethod
+    def _http_only(cls, value: object) -> object:
+        if value == "":
+            return None
+        if isinstance(value, str) and not value.startswith(("http://", "https://")):
+            raise ValueError("QBSYNC_POSTER_URL must be an http:// or https:// URL")
+        return value

@@ -153,22 +153,28 @@ _HELD_COLUMNS = "held_id, reason, key, ref, source, event_id, payload, tracepare
 
 
 async def take_held(
-    conn: Connection, tenant_id: str, reasons: Sequence[HoldReason]
+    conn: Connection, tenant_id: str, reasons: Sequence[HoldReason], key: str | None = None
 ) -> list[HeldEvent]:
-    """Remove and return a tenant's held events of `reasons`, oldest first."""
+    """Remove and return a tenant's held events of `reasons` (and `key`), oldest first."""
     rows = await conn.fetch(
         f"""
         DELETE FROM held_events WHERE tenant_id = $1 AND reason = ANY($2::text[])
+            AND ($3::text IS NULL OR key = $3)
         RETURNING {_HELD_COLUMNS}
         """,  # noqa: S608 - a constant column list
         tenant_id,
         [r.value for r in reasons],
+        key,
     )
     return sorted((_held(r) for r in rows), key=lambda h: h.held_id or 0)
 
 
 async def load_state(
-    conn: Connection, tenant_id: str, refs: set[str], invoice_refs: set[str]
+    conn: Connection,
+    tenant_id: str,
+    refs: set[str],
+    invoice_refs: set[str],
+    ledger_events: Sequence[tuple[str, str]] = (),
 ) -> TenantState:
     """The documents a batch touches, and the payments held for its invoices.
 
@@ -177,8 +183,23 @@ async def load_state(
         tenant_id: the tenant.
         refs: upstream refs the batch's events mention.
         invoice_refs: refs of invoices the batch may issue (their held payments are loaded).
+        ledger_events: (source, event_id) of the batch's ledger events (which of them
+            were already folded in is loaded).
     """
     state = TenantState()
+    state.stopped_customers = await stopped_customers(conn, tenant_id)
+    if ledger_events:
+        rows = await conn.fetch(
+            """
+            SELECT source, event_id FROM ledger_applied
+            WHERE tenant_id = $1 AND (source, event_id) IN
+                (SELECT * FROM unnest($2::text[], $3::text[]))
+            """,
+            tenant_id,
+            [k[0] for k in ledger_events],
+            [k[1] for k in ledger_events],
+        )
+        state.ledger_applied = {(r["source"], r["event_id"]) for r in rows}
     held_rows = await conn.fetch(
         f"""
         SELECT {_HELD_COLUMNS} FROM held_events
@@ -254,6 +275,11 @@ async def save_state(conn: Connection, tenant_id: str, state: TenantState) -> No
             [(tenant_id, r.ref, r.currency, r.balance, r.active) for r in touched],
         )
     await append_journal_lines(conn, tenant_id, state.journal_lines)
+    if state.ledger_new:
+        await conn.executemany(
+            "INSERT INTO ledger_applied (tenant_id, source, event_id) VALUES ($1, $2, $3)",
+            [(tenant_id, source, event_id) for source, event_id in state.ledger_new],
+        )
 
 
 async def append_journal_lines(
@@ -459,6 +485,40 @@ async def hold_events(conn: Connection, tenant_id: str, held: Sequence[HeldEvent
             for h in held
         ],
     )
+
+
+async def stop_customer(
+    conn: Connection, tenant_id: str, customer_ref: str, record_id: str | None, by: str
+) -> None:
+    """Stop syncing an upstream customer (CUS-8); a repeat changes nothing."""
+    await conn.execute(
+        """
+        INSERT INTO stopped_customers (tenant_id, customer_ref, record_id, stopped_by)
+        VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+        """,
+        tenant_id,
+        customer_ref,
+        record_id,
+        by,
+    )
+
+
+async def resume_customer(conn: Connection, tenant_id: str, customer_ref: str) -> bool:
+    """Sync a stopped customer again; False when it was not stopped."""
+    result: str = await conn.execute(
+        "DELETE FROM stopped_customers WHERE tenant_id = $1 AND customer_ref = $2",
+        tenant_id,
+        customer_ref,
+    )
+    return result != "DELETE 0"
+
+
+async def stopped_customers(conn: Connection | asyncpg.Pool, tenant_id: str) -> set[str]:
+    """Upstream refs of the tenant's customers an operator stopped syncing (CUS-8)."""
+    rows = await conn.fetch(
+        "SELECT customer_ref FROM stopped_customers WHERE tenant_id = $1", tenant_id
+    )
+    return {r["customer_ref"] for r in rows}
 
 
 async def held_counts(conn: Connection | asyncpg.Pool, tenant_id: str) -> dict[str, int]:

@@ -184,8 +184,9 @@ def deposit_target_problems(
 ) -> list["Problem"]:
     """Refuse payout targets whose account type does not fit their role (PAY-10).
 
-    Pure, so any source of account types can feed it: today the settings document's
-    `accounts` table; later the poster's read API of the company's real accounts.
+    Pure, so any source of account types can feed it: the poster's read API of the
+    company's real accounts (`qbsync_mapper.accounts`), or the settings document's
+    `accounts` table.
     An account whose type is unknown is not judged (QBO refuses it at posting).
 
     Args:
@@ -378,7 +379,9 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def _semantic_problems(settings: TenantSettings) -> list[Problem]:
+def _semantic_problems(
+    settings: TenantSettings, accounts: Mapping[str, AccountInfo] | None
+) -> list[Problem]:
     problems: list[Problem] = []
 
     def currency(value: str, field: str) -> None:
@@ -431,7 +434,7 @@ def _semantic_problems(settings: TenantSettings) -> list[Problem]:
         )
     problems.extend(_schedule_problems(settings.schedule))
     if settings.payouts is not None:
-        problems.extend(_payout_problems(settings))
+        problems.extend(_payout_problems(settings, accounts))
     return problems
 
 
@@ -447,7 +450,9 @@ def _schedule_problems(schedule: Schedule) -> list[Problem]:
     return []
 
 
-def _payout_problems(settings: TenantSettings) -> list[Problem]:
+def _payout_problems(
+    settings: TenantSettings, accounts: Mapping[str, AccountInfo] | None
+) -> list[Problem]:
     payouts = settings.payouts
     assert payouts is not None
     problems: list[Problem] = []
@@ -476,18 +481,24 @@ def _payout_problems(settings: TenantSettings) -> list[Problem]:
         problems.append(Problem(field="fee_account", message="payouts need a fee account (PAY-8)"))
     else:
         targets.append(("fee_account", settings.fee_account, TargetRole.FEE))
-    problems.extend(deposit_target_problems(targets, settings.accounts))
+    table = settings.accounts if accounts is None else accounts
+    problems.extend(deposit_target_problems(targets, table))
     return problems
 
 
 def validate_document(
-    document: Any, *, tenant_id: str | None = None
+    document: Any,
+    *,
+    tenant_id: str | None = None,
+    accounts: Mapping[str, AccountInfo] | None = None,
 ) -> TenantSettings | list[Problem]:
     """Validate a decoded settings document as a whole.
 
     Args:
         document: the decoded YAML/JSON value.
         tenant_id: when given (the URL's tenant), the document must name the same one.
+        accounts: the account types PAY-10 judges payout targets by (the company's
+            live accounts); default: the document's own `accounts` table.
 
     Returns:
         The settings, or every problem found (never only the first).
@@ -508,16 +519,22 @@ def validate_document(
             Problem(field=_path(err["loc"]), message=err["msg"]) for err in exc.errors()
         )
         return problems
-    problems.extend(_semantic_problems(settings))
+    problems.extend(_semantic_problems(settings, accounts))
     return problems or settings
 
 
 def parse_document(
-    text: str | bytes, *, tenant_id: str | None = None
+    text: str | bytes,
+    *,
+    tenant_id: str | None = None,
+    accounts: Mapping[str, AccountInfo] | None = None,
 ) -> TenantSettings | list[Problem]:
-    """Decode and validate a YAML/JSON settings document; problems instead of exceptions."""
+    """Decode and validate a YAML/JSON settings document; problems instead of exceptions.
+
+    `accounts` as for `validate_document`.
+    """
     try:
         document = load_document(text)
     except ValueError as exc:
         return [Problem(field="", message=str(exc))]
-    return validate_document(document, tenant_id=tenant_id)
+    return validate_document(document, tenant_id=tenant_id, accounts=accounts)

@@ -89,8 +89,20 @@ class Mapping:
         self.commands.append(command)
         return command
 
-    def fail(self, category: ErrorCategory, cause: str, *, code: str, field: str = "") -> None:
-        """Report a rule that cannot be applied; the event's bytes are kept for resync."""
+    def fail(
+        self,
+        category: ErrorCategory,
+        cause: str,
+        *,
+        code: str,
+        field: str = "",
+        customer_ref: str | None = None,
+    ) -> None:
+        """Report a rule that cannot be applied; the event's bytes are kept for resync.
+
+        `customer_ref` (the symbolic customer ref) lets the errors service's account
+        actions (ERR-4, CUS-8 stop syncing) act on an Account error.
+        """
         event = self.event
         self.errors.append(
             ErrorRecord(
@@ -107,6 +119,8 @@ class Mapping:
                 payload_b64=encode_payload(self.raw),
                 retriable=category is ErrorCategory.MAPPING,
                 trace_id=self.trace_id,
+                traceparent=self.traceparent,
+                customer_ref=customer_ref,
                 # The failure's time, not the event's: a recurrence after a resync must
                 # look newer to the errors service so it reopens the record.
             )

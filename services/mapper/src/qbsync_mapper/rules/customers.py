@@ -3,6 +3,8 @@
 The mapper never knows QBO ids; it tells the poster how to resolve the customer.
 """
 
+import re
+
 from qbsync_contracts.events import Customer
 from qbsync_core.commands import CustomerResolution, MatchStrategy
 from qbsync_core.errors import ErrorCategory
@@ -49,6 +51,7 @@ def resolve_customer(m: Mapping, customer: Customer) -> CustomerResolution | Non
                 "QuickBooks customers by e-mail.",
                 code="customer-without-email",
                 field="data.customer.email",
+                customer_ref=customer_ref(m, customer),
             )
             return None
         lookup = {"email": customer.email}
@@ -62,6 +65,7 @@ def resolve_customer(m: Mapping, customer: Customer) -> CustomerResolution | Non
                 "QuickBooks customers by number and currency.",
                 code="customer-without-number",
                 field="data.customer.number",
+                customer_ref=customer_ref(m, customer),
             )
             return None
         name = display_name(f"{customer.company or customer.name}/{customer.currency}")
@@ -78,7 +82,30 @@ def resolve_customer(m: Mapping, customer: Customer) -> CustomerResolution | Non
 
 
 def do_not_sync(m: Mapping, customer_ref_upstream: str | None) -> bool:
-    """Whether the customer's transactions are held (CUS-8)."""
+    """Whether the customer's transactions are held (CUS-8).
+
+    Held when the settings list the customer or an operator stopped syncing it in
+    the errors service (`stop_syncing`, kept in `stopped_customers`).
+    """
     return customer_ref_upstream is not None and (
         customer_ref_upstream in m.settings.customers.do_not_sync
+        or customer_ref_upstream in m.state.stopped_customers
     )
+
+
+_CURRENCY_SUFFIX = re.compile(r"(?P<ref>.+):[A-Z]{3}")
+
+
+def upstream_customer_ref(tenant_id: str, ref: str) -> str:
+    """The upstream customer ref an operator action names.
+
+    Errors carry the poster's symbolic `customer:<tenant>:<ref>:<currency>` (one QBO
+    customer per currency, CUS-3); do-not-sync applies to the upstream customer in
+    every currency, so the symbolic form is reduced to `<ref>`. A bare ref is kept.
+    """
+    prefix = f"customer:{tenant_id}:"
+    if not ref.startswith(prefix):
+        return ref
+    rest = ref[len(prefix) :]
+    match = _CURRENCY_SUFFIX.fullmatch(rest)
+    return match["ref"] if match else rest

@@ -38,10 +38,30 @@ def _journal_ready(m: Mapping, currency: str) -> bool:
     return True
 
 
+def _already_applied(m: Mapping) -> bool:
+    # A resync (or a second one) replays an event past the processed-event check;
+    # folding it again would move the balance and append its lines twice (JRN-2, JRN-4).
+    key = (m.event.source, m.event.event_id)
+    if key in m.state.ledger_applied:
+        m.skip("ledger-already-applied")
+        return True
+    return False
+
+
+def _applied(m: Mapping) -> None:
+    key = (m.event.source, m.event.event_id)
+    m.state.ledger_applied.add(key)
+    m.state.ledger_new.append(key)
+    m.outcome = "journal"
+
+
 def map_ledger(m: Mapping, event: LedgerPosted) -> None:
-    """Fold one ledger posting into its business day (JRN-1, JRN-2, JRN-4, JRN-6)."""
+    """Fold one ledger posting into its business day (JRN-1, JRN-2, JRN-4, JRN-6).
+
+    Idempotent per event: a posting already folded in is skipped.
+    """
     data = event.data
-    if not _journal_ready(m, data.currency):
+    if _already_applied(m) or not _journal_ready(m, data.currency):
         return
     journal = m.settings.journal
     assert journal is not None
@@ -66,7 +86,7 @@ def map_ledger(m: Mapping, event: LedgerPosted) -> None:
     m.state.journal_lines.append(
         PendingLine(day, data.currency, event.event_id, [line.as_json() for line in lines])
     )
-    m.outcome = "journal"
+    _applied(m)
 
 
 def map_opening(m: Mapping, event: LedgerOpeningBalance) -> None:
@@ -77,7 +97,7 @@ def map_opening(m: Mapping, event: LedgerOpeningBalance) -> None:
     balance only decides where the reservation's next postings go.
     """
     data = event.data
-    if not _journal_ready(m, data.currency):
+    if _already_applied(m) or not _journal_ready(m, data.currency):
         return
     reservation = m.state.reservation(data.reservation_ref, data.currency)
     if reservation.active:
@@ -92,4 +112,4 @@ def map_opening(m: Mapping, event: LedgerOpeningBalance) -> None:
         return
     reservation.balance = data.balance
     reservation.active = True
-    m.outcome = "journal"
+    _applied(m)

@@ -49,7 +49,7 @@ def map_payment(m: Mapping, event: PaymentReceived, *, released: bool = False) -
     if known is not None and known.status is not DocStatus.HELD:
         m.skip(f"payment-{known.status.value}")
         return
-    if known is not None and not released:
+    if known is not None and not released and not _release_failed(m, known):
         m.skip("payment-held")
         return
     invoice = m.state.get(DocKind.INVOICE, data.invoice_ref) if data.invoice_ref else None
@@ -143,6 +143,19 @@ def map_payment(m: Mapping, event: PaymentReceived, *, released: bool = False) -
         expected_total=data.amount,
     )
     _settle(m, data.ref, data.currency, DocStatus.ISSUED, data, settled=applied)
+
+
+def _release_failed(m: Mapping, held: DocState) -> bool:
+    """Whether a payment still marked held was in fact released, and failed.
+
+    A hold ends when its invoice is issued (PAY-3), in the same transaction, so a
+    "held" payment whose invoice the mapper knows was released and could not be
+    mapped; its error record is what a resync replays, and the replay must map it
+    again (ERR-3), not be taken for a second delivery of a held payment.
+    """
+    return (
+        held.invoice_ref is not None and m.state.get(DocKind.INVOICE, held.invoice_ref) is not None
+    )
 
 
 def _settle(

@@ -129,6 +129,12 @@ class TenantState:
     """Journal mode: the reservations the batch touches (new ones are added)."""
     journal_lines: list[PendingLine] = field(default_factory=list)
     """Journal mode: lines mapped in this batch, for storage to append."""
+    stopped_customers: set[str] = field(default_factory=set)
+    """Upstream customer refs an operator stopped syncing (CUS-8, errors service)."""
+    ledger_applied: set[tuple[str, str]] = field(default_factory=set)
+    """(source, event_id) of the batch's ledger events already folded in, loaded before
+    mapping; rules add the ones they fold, storage records those in `ledger_new`."""
+    ledger_new: list[tuple[str, str]] = field(default_factory=list)
 
     def reservation(self, ref: str, currency: str) -> Reservation:
         """The reservation's position, a zero balance if never seen."""
