@@ -28,8 +28,8 @@ $(VENV)/.synced: uv.lock pyproject.toml $(wildcard libs/*/pyproject.toml service
 install: $(VENV)/.synced ## Create or update the environment (uv workspace, one lock file)
 
 .PHONY: run
-run: install ## Start the embedded stack in the foreground (Ctrl-C stops it)
-	$(RUN) qbsync dev up
+run: install ## The embedded stack, three demo tenants and a synced week; serves until Ctrl-C
+	$(RUN) qbsync dev up --demo
 
 .PHONY: lint
 lint: install ## ruff, mypy --strict and the import rules

@@ -131,7 +131,8 @@ class TestOneTracePerEvent:
         _post_event(e2e_stack, tenant, event)
 
         def posted(spans: list[StoredSpan]) -> bool:
-            return any(
+            # The command's span ends (and is exported) after its QBO calls: wait for both.
+            return any(s.name == "poster.post" for s in spans) and any(
                 s.kind == "CLIENT" and s.attributes.get("http.response.status_code") == 200
                 for s in spans
             )

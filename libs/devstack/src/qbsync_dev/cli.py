@@ -18,6 +18,7 @@ import typer
 from qbsync_contracts.events import event_json_schema
 from qbsync_core.settings import qbsync_home
 
+from qbsync_dev.demo.cli import demo_command, demo_in_foreground
 from qbsync_dev.processes import StartupError
 from qbsync_dev.stack import (
     DEFAULT_KAFKA_PORT,
@@ -27,6 +28,7 @@ from qbsync_dev.stack import (
     start_stack,
     stop_stack,
 )
+from qbsync_dev.traces import trace_command
 
 app = typer.Typer(
     help="qbsync: sync business transactions into QuickBooks Online.", no_args_is_help=True
@@ -37,6 +39,8 @@ dev = typer.Typer(
 schema = typer.Typer(help="Published schemas of the event contract.", no_args_is_help=True)
 app.add_typer(dev, name="dev")
 app.add_typer(schema, name="schema")
+app.command("trace")(trace_command)
+app.command("demo")(demo_command)
 
 
 def _print_endpoints(report: dict[str, dict[str, object]]) -> None:
@@ -56,6 +60,10 @@ def dev_up(
     postgres_port: Annotated[
         int, typer.Option(help="Preferred PostgreSQL port.")
     ] = DEFAULT_POSTGRES_PORT,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Then run `qbsync demo` (what `make run` does).")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the demo's week.")] = 7,
 ) -> None:
     """Start the broker and PostgreSQL; in the foreground until Ctrl-C unless --detach."""
     home = qbsync_home()
@@ -63,11 +71,16 @@ def dev_up(
     if existing is not None and all(c.process.alive() for c in existing.components().values()):
         typer.echo(f"The dev stack is already running (state in {home}).")
         _print_endpoints(asyncio.run(stack_status(home)))
+        if demo:
+            demo_in_foreground(home, existing, seed, owns_stack=False)
         return
     if existing is not None:
         stop_stack(home)  # a half-dead stack from an earlier run
     try:
-        state = asyncio.run(start_stack(home, kafka_port=kafka_port, postgres_port=postgres_port))
+        # 90 s: on a busy two-core machine the four services together take ~40 s to answer.
+        state = asyncio.run(
+            start_stack(home, kafka_port=kafka_port, postgres_port=postgres_port, timeout=90.0)
+        )
     except StartupError as exc:
         typer.echo(f"qbsync dev up failed: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -81,6 +94,8 @@ def dev_up(
     for name, component in state.components().items():
         typer.echo(f"  {name:<12} {component.url}")
     typer.echo(f"  {'settings':<12} {home / 'dev.env'}")
+    if demo:
+        demo_in_foreground(home, state, seed)
     if detach:
         return
     typer.echo("Press Ctrl-C to stop.")

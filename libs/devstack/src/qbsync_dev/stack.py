@@ -16,6 +16,7 @@ from qbsync_core.settings import dev_env_file, qbsync_home
 from qbsync_dev.http_components import (
     EMULATORS,
     SERVICES,
+    HttpComponentSpec,
     HttpHandle,
     http_answers,
     start_http,
@@ -64,6 +65,11 @@ class StackState:
         return {"broker": self.broker, "database": self.database, **self.services}
 
 
+def trace_store(home: Path | None = None) -> Path:
+    """The local span store the stack's services write (docs/tracing.md)."""
+    return (home or qbsync_home()) / "traces.db"
+
+
 def state_file(home: Path | None = None) -> Path:
     """Path of stack.json."""
     return (home or qbsync_home()) / "stack.json"
@@ -92,6 +98,8 @@ def _write_state(state: StackState, home: Path) -> None:
         f"DATABASE_URL={state.database.url}\n"
         "# Tansu (memory storage) does not implement idempotent producers.\n"
         "QBSYNC_KAFKA_IDEMPOTENT_PRODUCER=false\n"
+        "# Every service records its spans here; `qbsync trace ID` prints them.\n"
+        f"QBSYNC_TRACE_STORE={trace_store(home)}\n"
     )
     env += "".join(f"{c.env_var}={c.url}\n" for c in state.services.values() if c.env_var)
     sandbox = state.services.get("qbo_sandbox")
@@ -110,8 +118,13 @@ async def start_stack(
     kafka_port: int = DEFAULT_KAFKA_PORT,
     postgres_port: int = DEFAULT_POSTGRES_PORT,
     timeout: float = 30.0,
+    default_http_ports: bool = True,
 ) -> StackState:
     """Start broker and database side by side, wait for both, record them.
+
+    `default_http_ports=False` gives the emulator and services ports the kernel picks,
+    never 18080-18084, which other stacks on the machine prefer (a chaos run restarts a
+    killed service on its old port, which must not be taken meanwhile).
 
     Raises:
         qbsync_dev.processes.StartupError: a component did not come up (both are stopped).
@@ -122,7 +135,7 @@ async def start_stack(
     broker = start_broker(free_port(kafka_port), logs / "broker.log")
     database = start_postgres(home / "pgdata", free_port(postgres_port), logs / "postgres.log")
     http = [
-        start_http(spec, free_port(spec.preferred_port), logs / f"{spec.name}.log")
+        start_http(spec, free_port(_preferred(spec, default_http_ports)), logs / f"{spec.name}.log")
         for spec in EMULATORS
     ]
     started = [broker.process, database.process, *(h.process for h in http)]
@@ -140,7 +153,7 @@ async def start_stack(
             infrastructure_seconds=time.monotonic() - began,
         )
         _write_state(state, home)
-        ports = {spec.name: free_port(spec.preferred_port) for spec in SERVICES}
+        ports = {s.name: free_port(_preferred(s, default_http_ports)) for s in SERVICES}
         env = {
             **os.environ,
             "QBSYNC_HOME": str(home),
@@ -160,6 +173,10 @@ async def start_stack(
     state.services_seconds = time.monotonic() - began - state.infrastructure_seconds
     _write_state(state, home)
     return state
+
+
+def _preferred(spec: HttpComponentSpec, default_http_ports: bool) -> int | None:
+    return spec.preferred_port if default_http_ports else None
 
 
 def _component(handle: BrokerHandle | PostgresHandle | HttpHandle) -> Component:
