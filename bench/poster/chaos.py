@@ -137,7 +137,7 @@ async def run_chaos(
         "QBSYNC_POSTER_RETRY_MAX_S": "1",
         # An injected "drop" leaves the socket open mid-body: fail it fast.
         "QBSYNC_POSTER_QBO_TIMEOUT_S": "2",
-        "QBSYNC_LOG_LEVEL": "WARNING",
+        "QBSYNC_LOG_LEVEL": os.environ.get("BENCH_CHAOS_LOG_LEVEL", "WARNING"),
     }
     await stack.admin(
         "POST",

@@ -17,13 +17,20 @@ poster app in this process, and measures from the first command produced to the 
    faults, a forced token expiry per realm and the poster process SIGKILLed three
    times, judged by the emulator's export.
 
-Prints a Markdown section for docs/benchmarks.md.
+Prints a Markdown section for docs/benchmarks.md. `--only one|many|chaos` runs one
+scenario. Environment: BENCH_POSTER_WORKDIR keeps the broker, database and process logs
+in that directory; BENCH_POSTER_LOG_LEVEL / BENCH_CHAOS_LOG_LEVEL set the poster's log
+level (INFO logs each batch's phase timings); BENCH_PROFILE=<file> cProfiles the
+many-realm run (CPU time). The many-realm run also prints the CPU seconds the emulator
+and this process (poster + load generator) spent, to show which one binds.
 """
 
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -63,7 +70,28 @@ GOAL_RATE = 2000
 
 
 @contextlib.contextmanager
-def sandbox_process(port: int, log: Path) -> Iterator[str]:
+def profiled(path: str | None) -> Iterator[None]:
+    """cProfile the block into `path` (BENCH_PROFILE), or nothing when unset."""
+    if not path:
+        yield
+        return
+    profile = cProfile.Profile(time.process_time)
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        profile.dump_stats(path)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def sandbox_process(port: int, log: Path) -> Iterator[tuple[str, int]]:
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "qbsync_sandbox", "--host", "127.0.0.1", "--port", str(port)],
@@ -71,7 +99,7 @@ def sandbox_process(port: int, log: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield f"http://127.0.0.1:{port}", proc.pid
         finally:
             proc.terminate()
             proc.wait(10)
@@ -132,8 +160,23 @@ def invoice(tenant: str, realm: str, index: int, customers: int) -> PostingComma
     )
 
 
+async def joined(broker: Any, timeout: float = 60.0) -> None:
+    """Wait until every consumer of the poster has its partitions.
+
+    Group joins take seconds on the embedded broker; they are start-up, not throughput.
+    """
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        consumers = [getattr(s, "consumer", None) for s in broker.subscribers]
+        if consumers and all(c is not None and c.assignment() for c in consumers):
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the poster's consumers did not join their group")
+
+
 class Stack:
-    def __init__(self, bootstrap: str, database_url: str, qbo: str) -> None:
+    def __init__(self, bootstrap: str, database_url: str, qbo: str, qbo_pid: int = 0) -> None:
+        self.qbo_pid = qbo_pid
         self.bootstrap = bootstrap
         self.database_url = database_url
         self.qbo = qbo
@@ -156,10 +199,11 @@ class Stack:
             oauth_token_url=f"{self.qbo}/oauth2/v1/tokens/bearer",
             limits_enabled=limits,
             kafka_max_records=2000,
-            log_level="WARNING",
+            log_level=os.environ.get("BENCH_POSTER_LOG_LEVEL", "WARNING"),
         )
         app = create_app(settings)
         async with app.router.lifespan_context(app):
+            await joined(app.state.broker)
             yield app.state.resources
 
     async def connect(self, resources: Resources, tenant: str) -> str:
@@ -225,6 +269,7 @@ async def one_realm(stack: Stack, invoices: int, latency_ms: int) -> str:
         commands = [invoice(tenant, realm, i, 10) for i in range(invoices)]
         seconds = await stack.post_and_time(commands, timeout=invoices / 20 + 120)
     stats = (await stack.admin("GET", "stats"))["realms"].get(realm, {})
+    print(f"one realm: emulator stats {stats}", file=sys.stderr)
     exported = await stack.admin("GET", f"realms/{realm}/export")
     count = len(exported["entities"].get("Invoice", []))
     per_min = invoices / seconds * 60
@@ -247,8 +292,18 @@ async def many_realms(stack: Stack, realms: int, per_realm: int) -> str:
         realm_ids = [await stack.connect(resources, t) for t in tenants]
         for tenant, realm in zip(tenants, realm_ids, strict=True):
             commands += [invoice(tenant, realm, i, 5) for i in range(per_realm)]
-        seconds = await stack.post_and_time(commands, timeout=600)
+        qbo_cpu, own_cpu = cpu_seconds(stack.qbo_pid), time.process_time()
+        with profiled(os.environ.get("BENCH_PROFILE")):
+            seconds = await stack.post_and_time(commands, timeout=600)
+        qbo_cpu = cpu_seconds(stack.qbo_pid) - qbo_cpu
+        own_cpu = time.process_time() - own_cpu
     rate = len(commands) / seconds
+    print(
+        f"many realms: {seconds:.1f} s wall; CPU: emulator {qbo_cpu:.1f} s "
+        f"({qbo_cpu / seconds:.0%}), poster+load generator {own_cpu:.1f} s "
+        f"({own_cpu / seconds:.0%})",
+        file=sys.stderr,
+    )
     ok = "met" if rate >= GOAL_RATE else "NOT met"
     return (
         f"| {realms} realms, limits off, no latency | {len(commands):,} commands in "
@@ -264,10 +319,16 @@ async def main() -> None:
     parser.add_argument("--per-realm", type=int, default=25)
     parser.add_argument("--skip-chaos", action="store_true", help="skip the SIGKILL run")
     parser.add_argument("--only-chaos", action="store_true", help="only the SIGKILL run")
+    parser.add_argument("--only", choices=("one", "many", "chaos"), help="run a single scenario")
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs in the chaos run")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="qbsync-bench-poster-") as tmp:
-        base = Path(tmp)
+    keep = os.environ.get("BENCH_POSTER_WORKDIR")  # keep logs (e.g. to study a stall)
+    with contextlib.ExitStack() as stack_of_dirs:
+        if keep:
+            base = Path(keep)
+            os.makedirs(base, exist_ok=True)
+        else:
+            base = Path(stack_of_dirs.enter_context(tempfile.TemporaryDirectory(prefix="qbp-")))
         broker = start_broker(free_port(), base / "broker.log")
         pg = start_postgres(base / "pg", free_port(), base / "pg.log", durable=False)
         try:
@@ -276,14 +337,20 @@ async def main() -> None:
             await ensure_database(pg.admin_url, "bench")
             scheme, _, rest = pg.admin_url.partition("://")
             server, _, _ = rest.rpartition("/")
-            with sandbox_process(free_port(), base / "sandbox.log") as qbo:
+            with sandbox_process(free_port(), base / "sandbox.log") as (qbo, qbo_pid):
                 await wait_http(qbo)
-                stack = Stack(broker.bootstrap_servers, f"{scheme}://{server}/bench", qbo)
+                stack = Stack(broker.bootstrap_servers, f"{scheme}://{server}/bench", qbo, qbo_pid)
                 rows = []
-                if not args.only_chaos:
+                wanted = {args.only} if args.only else {"one", "many", "chaos"}
+                if args.only_chaos:
+                    wanted = {"chaos"}
+                if args.skip_chaos:
+                    wanted.discard("chaos")
+                if "one" in wanted:
                     rows.append(await one_realm(stack, args.invoices, args.latency_ms))
+                if "many" in wanted:
                     rows.append(await many_realms(stack, args.realms, args.per_realm))
-                if not args.skip_chaos:
+                if "chaos" in wanted:
                     row, _ = await run_chaos(
                         stack, invoice, base, free_port(), kills_wanted=args.kills
                     )

@@ -15,6 +15,7 @@ from qbsync_core.broker import ensure_topics
 from qbsync_core.commands import PostingCommand
 from qbsync_core.topics import ERRORS, POSTED, TopicSpec
 from qbsync_poster.app import create_app
+from qbsync_poster.keys import create_api_key
 from qbsync_poster.resources import Resources
 from qbsync_poster.settings import PosterSettings
 from qbsync_qbo import LimitSettings, QboClient, RealmLimiter, RetryPolicy, StaticToken, TokenSet
@@ -205,6 +206,9 @@ async def poster(
             tap(kafka_bootstrap, POSTED.name) as posted,
             tap(kafka_bootstrap, ERRORS.name) as errors,
         ):
+            # An operator key: these tests are about posting; tests/security checks scoping.
+            operator = await create_api_key(app.state.resources.ready().pool, None, "tests")
+            client.headers["Authorization"] = f"Bearer {operator}"
             yield Poster(app, client, qbo, chaos, settings, producer, posted, errors)
     finally:
         await producer.stop()

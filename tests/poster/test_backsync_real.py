@@ -1,9 +1,12 @@
 """Back-sync (SET-7): payments recorded in QBO against synced invoices go back upstream."""
 
+import asyncio
 import json
+import uuid
 
 import pytest
 from qbsync_core.records import QboPaymentNotice
+from qbsync_poster.cdc import CdcPoller
 
 from tests.poster.conftest import Poster
 from tests.poster.helpers import customer_by_name, invoice, payment, tenant_id
@@ -50,3 +53,83 @@ async def test_payment_recorded_in_qbo_against_a_synced_invoice_is_published_set
     assert record["invoices"] == [
         {"upstream_ref": inv.upstream_ref, "qbo_id": posted["qbo_id"], "amount": "30"}
     ]
+
+
+async def _their_payment(poster: Poster, realm: str, invoice_id: str, amount: int) -> str:
+    qbo = await poster.direct(realm)
+    customer = (await poster.export(realm))["Customer"][0]["Id"]
+    created = await qbo.create(
+        "Payment",
+        {
+            "CustomerRef": {"value": customer},
+            "TotalAmt": amount,
+            "Line": [
+                {"Amount": amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}
+            ],
+        },
+        f"cdc-{uuid.uuid4().hex[:20]}",
+    )
+    return created.id
+
+
+def _backsynced(poster: Poster, tenant: str) -> list[dict[str, object]]:
+    return [
+        json.loads(r.value or b"{}")
+        for r in poster.posted.keyed(tenant)
+        if b"payment.recorded_in_qbo" in (r.value or b"")
+    ]
+
+
+class TestBackSyncFromCdc:
+    async def test_cdc_poll_back_syncs_a_qbo_payment_exactly_once_set7(
+        self, poster: Poster
+    ) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        cust = customer_by_name(tenant, "Cdc Co")
+        inv = invoice(tenant, realm, "c-1", "11", cust, "80.00")
+        ours = payment(tenant, realm, "c-p", inv.upstream_ref, cust, "20.00")
+        outcomes = await poster.run([inv, ours])
+        invoice_id = str(outcomes[inv.command_id].record["qbo_id"])
+        theirs = await _their_payment(poster, realm, invoice_id, 30)
+        cdc = poster.resources.cdc
+        assert cdc is not None
+
+        assert await cdc.poll_realm(tenant, realm) == 1
+        await poster.posted.wait_until(lambda: bool(_backsynced(poster, tenant)), timeout=20)
+        (record,) = _backsynced(poster, tenant)  # our own payment is not echoed back
+        assert record["qbo_payment_id"] == theirs
+        assert record["operation"] == "Create"
+        assert record["invoices"] == [
+            {"upstream_ref": inv.upstream_ref, "qbo_id": invoice_id, "amount": "30"}
+        ]
+
+        # Polled again, and told again by a webhook notice: nothing new goes out.
+        assert await cdc.poll_realm(tenant, realm) == 0
+        for entity_id in (theirs, await _their_payment(poster, realm, invoice_id, 10)):
+            notice = QboPaymentNotice(realm_id=realm, entity_id=entity_id, operation="Create")
+            await poster.send_raw(f"realm:{realm}", notice.model_dump_json().encode(), notice.kind)
+        # The second notice is behind the repeat in the same partition: once it is out,
+        # the repeat was handled.
+        await poster.posted.wait_until(lambda: len(_backsynced(poster, tenant)) >= 2, timeout=20)
+        ids = [r["qbo_payment_id"] for r in _backsynced(poster, tenant)]
+        assert ids.count(theirs) == 1
+        assert len(ids) == 2
+        assert await cdc.poll_realm(tenant, realm) == 0  # the webhook's is claimed too
+
+    async def test_the_poll_runs_by_itself_every_interval(self, poster: Poster) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        cust = customer_by_name(tenant, "Cdc Loop Co")
+        inv = invoice(tenant, realm, "l-1", "12", cust, "40.00")
+        invoice_id = str((await poster.run([inv]))[inv.command_id].record["qbo_id"])
+        deps = poster.resources.ready()
+        poller = CdcPoller(deps.pool, deps.connections, deps.publisher, interval_s=0.1)
+        task = asyncio.create_task(poller.run())
+        try:
+            theirs = await _their_payment(poster, realm, invoice_id, 40)
+            await poster.posted.wait_until(lambda: bool(_backsynced(poster, tenant)), timeout=20)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert [r["qbo_payment_id"] for r in _backsynced(poster, tenant)] == [theirs]

@@ -63,7 +63,11 @@ async def test_500_commands_with_faults_and_token_expiry_end_exactly_once(
     lost = poster.chaos.lost_paths[lost_before:]
     assert lost == ["batch"] * 3
     stats = (await poster.admin("GET", "stats"))["realms"]
-    assert sum(stats[r]["injected"] for r in realms) >= 15
+    # Look-ups and creates leave in /batch requests, so there are ~100 requests, not ~500:
+    # what matters is that the injected share really hit them.
+    injected = sum(stats[r]["injected"] for r in realms)
+    assert injected >= 5
+    assert injected >= 0.05 * sum(stats[r]["requests"] for r in realms)
     for tenant in tenants:
         every = poster.outcomes(tenant)
         assert len(every) == INVOICES + PAYMENTS

@@ -4,6 +4,7 @@ One process consumes qbsync.commands.v1 and serves HTTP (FastAPI under uvicorn):
 OAuth connect flow and the read API over QBO lists.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,15 +16,20 @@ from qbsync_core.settings import Environment, QbsyncSettings, load_settings
 from qbsync_core.web import error_response, instrument, make_producer
 
 from qbsync_poster import handlers, http
+from qbsync_poster.cdc import CdcPoller
 from qbsync_poster.connections import Connections
 from qbsync_poster.dispatch import Deps
 from qbsync_poster.migrations_path import MIGRATIONS, SCHEMA, SERVICE_NAME
 from qbsync_poster.publishing import KafkaPublisher
 from qbsync_poster.resources import NotReady, Resources
 from qbsync_poster.settings import PosterSettings
-from qbsync_poster.transport import BoundedTransport
+from qbsync_poster.tracing import TracingTransport
+from qbsync_poster.transport import BoundedTransport, ShardedTransport
 
 __all__ = ["MIGRATIONS", "SCHEMA", "SERVICE_NAME", "create_app"]
+
+HTTP_SHARDS, HTTP_PER_SHARD = 16, 8
+"""QBO connections: 128 in 16 pools (a realm uses at most 10 at once)."""
 
 
 def create_app(
@@ -48,6 +54,7 @@ def create_app(
     ):
         raise ValueError("QBSYNC_POSTER_TOKEN_KEYS is required in production")
     runtime = build_runtime(SERVICE_NAME, poster_settings)
+    tracer = runtime.tracer_provider.get_tracer(SERVICE_NAME)
     resources = Resources(settings=poster_settings)
     runtime.broker.include_router(handlers.build_router(resources))
 
@@ -57,11 +64,19 @@ def create_app(
         pool = await create_pool(poster_settings.database_url, SCHEMA, max_size=20)
         producer = make_producer(poster_settings, SERVICE_NAME)
         await producer.start()
-        # httpcore scans its whole pool for every queued request: a big pool costs more
-        # CPU than it saves once the realms together have ~100 requests in flight.
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        inner = qbo_transport or httpx.AsyncHTTPTransport(limits=limits)
-        transport = BoundedTransport(inner, limits.max_connections or 100)
+        # httpcore walks its whole pool on every request: many small pools (transport.py).
+        # Traced inside the bound, so a span times the request, not its wait for a slot.
+        transport: httpx.AsyncBaseTransport
+        if qbo_transport is not None:
+            transport = BoundedTransport(
+                TracingTransport(qbo_transport, tracer), HTTP_SHARDS * HTTP_PER_SHARD
+            )
+        else:
+            transport = ShardedTransport(
+                HTTP_SHARDS,
+                HTTP_PER_SHARD,
+                lambda limits: TracingTransport(httpx.AsyncHTTPTransport(limits=limits), tracer),
+            )
         timeout = httpx.Timeout(poster_settings.qbo_timeout_s, connect=5.0)
         async with httpx.AsyncClient(transport=transport, timeout=timeout) as qbo_http:
             resources.deps = Deps(
@@ -70,11 +85,24 @@ def create_app(
                 KafkaPublisher(producer),
                 poster_settings.realm_concurrency,
                 poster_settings.batch_writes,
+                tracer=tracer,
+            )
+            deps = resources.deps
+            resources.cdc = CdcPoller(
+                pool, deps.connections, deps.publisher, poster_settings.cdc_interval_s
             )
             await runtime.broker.start()
+            polling = (
+                asyncio.create_task(resources.cdc.run())
+                if poster_settings.cdc_interval_s > 0
+                else None
+            )
             try:
                 yield
             finally:
+                if polling is not None:
+                    polling.cancel()
+                    await asyncio.gather(polling, return_exceptions=True)
                 await runtime.broker.stop()
                 resources.deps = None
                 await producer.stop()
@@ -93,7 +121,7 @@ def create_app(
     app.include_router(http.connect_router(resources))
     app.include_router(http.read_router(resources))
 
-    instrument(app, runtime.tracer_provider.get_tracer(SERVICE_NAME))
+    instrument(app, tracer)
     app.add_exception_handler(NotReady, error_response(503, {"Retry-After": "1"}))
 
     return app

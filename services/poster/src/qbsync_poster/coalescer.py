@@ -12,9 +12,22 @@ each other anyway.
 """
 
 import asyncio
+import hashlib
 from typing import Any
 
-from qbsync_qbo import QboClient, QboEntity, QboTransportError, WriteOp
+from qbsync_qbo import (
+    BatchOp,
+    QboClient,
+    QboEntity,
+    QboTransportError,
+    QueryPage,
+    Select,
+    WriteOp,
+)
+from qbsync_qbo.errors import error_from_fault
+
+QUERY_REQUESTID_CHARS = 32
+"""A batch requestid is at most 36 chars, and `QboClient.batch` appends `-<chunk>`."""
 
 WINDOW_S = 0.02
 """How long the first create of a group waits for others (a fraction of a request)."""
@@ -73,3 +86,69 @@ class WriteCoalescer:
         """Wait for the group in flight (the batch ends only after every answer)."""
         if self._runner is not None:
             await asyncio.gather(self._runner, return_exceptions=True)
+
+
+class QueryCoalescer:
+    """Look-ups of one realm (customers, items) gathered into `/batch` Query items.
+
+    The first sync of a tenant looks up every customer by name: one request each was
+    most of the poster's requests. Queries waiting together leave as one `/batch` (up to
+    30 per request); a query alone goes out as a plain query. Groups run independently
+    of the write groups, so a look-up never waits for a large write in flight.
+
+    Args:
+        client: The realm's client.
+        window_s: Wait before a group leaves, so concurrent look-ups can join it.
+    """
+
+    def __init__(self, client: QboClient, window_s: float = WINDOW_S) -> None:
+        self._client = client
+        self._window = window_s
+        self._pending: list[tuple[str, asyncio.Future[QueryPage]]] = []
+        self._runners: set[asyncio.Task[None]] = set()
+
+    async def query(self, statement: str | Select) -> QueryPage:
+        """Run one SELECT as part of the next group; raises its own QboError."""
+        future: asyncio.Future[QueryPage] = asyncio.get_running_loop().create_future()
+        self._pending.append((str(statement), future))
+        if len(self._pending) == 1:
+            runner = asyncio.create_task(self._run())
+            self._runners.add(runner)
+            runner.add_done_callback(self._runners.discard)
+        return await future
+
+    async def _run(self) -> None:
+        await asyncio.sleep(self._window)
+        group, self._pending = self._pending, []
+        try:
+            if len(group) == 1:
+                statement, future = group[0]
+                page = await self._client.query(statement)
+                if not future.done():
+                    future.set_result(page)
+                return
+            await self._send(group)
+        except BaseException as exc:
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _send(self, group: list[tuple[str, asyncio.Future[QueryPage]]]) -> None:
+        ops = [BatchOp(bid=f"q{n}", query=statement) for n, (statement, _) in enumerate(group)]
+        # Queries change nothing, so the requestid only has to be well-formed.
+        digest = hashlib.sha256("\n".join(s for s, _ in group).encode()).hexdigest()
+        results = await self._client.batch(ops, digest[:QUERY_REQUESTID_CHARS])
+        for (_, future), result in zip(group, results, strict=True):
+            if future.done():
+                continue
+            if result.fault is not None:
+                future.set_exception(error_from_fault(400, result.fault))
+            else:
+                future.set_result(result.query or QueryPage(entity_type=None))
+
+    async def close(self) -> None:
+        """Wait for the groups in flight."""
+        if self._runners:
+            await asyncio.gather(*self._runners, return_exceptions=True)

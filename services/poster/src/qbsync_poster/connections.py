@@ -163,6 +163,22 @@ class Connections:
             NotConnected: no active connection, or one to a different realm.
         """
         stored = await storage.connection_for_tenant(self._pool, tenant_id)
+        return self._client(tenant_id, realm_id, stored)
+
+    async def clients_for(self, realms: dict[str, str]) -> dict[str, QboClient | NotConnected]:
+        """`client_for` of many tenants (tenant -> realm of its commands) in one query."""
+        stored = await storage.connections_for_tenants(self._pool, realms)
+        out: dict[str, QboClient | NotConnected] = {}
+        for tenant_id, realm_id in realms.items():
+            try:
+                out[tenant_id] = self._client(tenant_id, realm_id, stored.get(tenant_id))
+            except NotConnected as exc:
+                out[tenant_id] = exc
+        return out
+
+    def _client(
+        self, tenant_id: str, realm_id: str | None, stored: storage.StoredConnection | None
+    ) -> QboClient:
         if stored is None:
             raise NotConnected(f"tenant {tenant_id} has not connected QuickBooks Online")
         if stored.status != "active":

@@ -13,12 +13,15 @@ look their entities up in QBO instead of creating them again.
 """
 
 import asyncio
+import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import structlog
+from opentelemetry.trace import NoOpTracer, Tracer
 from pydantic import BaseModel, ValidationError
 from qbsync_core.commands import Operation, PostingCommand
 from qbsync_core.errors import ErrorCategory
@@ -33,11 +36,13 @@ from qbsync_core.records import (
     encode_payload,
     record_id_for,
 )
+from qbsync_qbo import QboClient
 
 from qbsync_poster import storage
-from qbsync_poster.backsync import back_sync
-from qbsync_poster.coalescer import WriteCoalescer
+from qbsync_poster.backsync import back_sync, publish_once
+from qbsync_poster.coalescer import QueryCoalescer, WriteCoalescer
 from qbsync_poster.connections import Connections, NotConnected
+from qbsync_poster.dbfaults import is_data_error
 from qbsync_poster.execution import Done, execute
 from qbsync_poster.outcomes import (
     Failure,
@@ -49,7 +54,8 @@ from qbsync_poster.outcomes import (
 from qbsync_poster.publishing import Publisher
 from qbsync_poster.storage import LedgerRow
 from qbsync_poster.symbols import symbols
-from qbsync_poster.work import BatchLedger, Work
+from qbsync_poster.tracing import command_span, record_outcome
+from qbsync_poster.work import BatchLedger, TenantLocks, Work
 
 log = structlog.get_logger()
 CREATES = frozenset({Operation.CREATE, Operation.APPLY})
@@ -164,6 +170,12 @@ class Deps:
     publisher: Publisher
     realm_concurrency: int = 10
     batch_writes: bool = True
+    tracer: Tracer = field(default_factory=NoOpTracer)
+    """Spans each command in its event's trace (the app passes the poster's tracer)."""
+    tenants: TenantLocks = field(default_factory=TenantLocks)
+    """Several consumers run batches at once; a tenant's never overlap (rebalances)."""
+    items: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Item name -> QBO id per realm, kept across batches (the name cache's front)."""
 
 
 async def _apply_actions(pool: asyncpg.Pool, actions: Sequence[OperatorAction]) -> None:
@@ -193,16 +205,14 @@ async def _apply_actions(pool: asyncpg.Pool, actions: Sequence[OperatorAction]) 
 async def _run_tenant(
     deps: Deps,
     ledger: BatchLedger,
-    tenant_id: str,
+    client: QboClient | NotConnected,
     commands: Sequence[PostingCommand],
     report: Callable[[PostingCommand, Done | Failure], None],
 ) -> None:
-    realm_id = commands[0].realm_id
-    try:
-        client = await deps.connections.client_for(tenant_id, realm_id)
-    except NotConnected as exc:
+    tenant_id, realm_id = commands[0].tenant_id, commands[0].realm_id
+    if isinstance(client, NotConnected):
         for c in commands:
-            report(c, connection_failure(str(exc)))
+            report(c, connection_failure(str(client)))
         return
 
     async def revoked(reason: str) -> None:
@@ -210,23 +220,50 @@ async def _run_tenant(
 
     coalescer = WriteCoalescer(client) if deps.batch_writes else None
     work = Work(deps.pool, client, ledger, tenant_id, realm_id, revoked, coalescer)
+    work.items = deps.items.setdefault(realm_id, {})
+    work.queries = QueryCoalescer(client) if deps.batch_writes else None
     gate = asyncio.Semaphore(deps.realm_concurrency)
 
     async def run_chain(chain: Sequence[PostingCommand]) -> None:
         async with gate:
             for c in chain:
-                report(c, await execute(work, c))
+                with command_span(deps.tracer, c) as span:
+                    outcome = await execute(work, c)
+                    record_outcome(span, outcome)
+                    report(c, outcome)
 
     try:
-        await asyncio.gather(*(run_chain(chain) for chain in chains(commands)))
+        await _all(run_chain(chain) for chain in chains(commands))
     finally:
         if coalescer is not None:
             await coalescer.close()
+        if work.queries is not None:
+            await work.queries.close()
+
+
+async def _all(aws: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run all to the end, then raise the first failure.
+
+    A plain gather raises at the first failure and leaves the rest running: the batch
+    would then be retried (and its tenant locks released) while the first attempt still
+    writes to QBO.
+    """
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 async def handle_batch(deps: Deps, records: Sequence[Raw]) -> None:
     """Execute a batch and make its outcomes durable and published (see module doc)."""
+    started = time.perf_counter()
     parsed = parse(records)
+    tenants = {c.tenant_id for c, _ in parsed.commands} | {a.tenant_id for a in parsed.actions}
+    async with deps.tenants.holding(tenants):
+        await _handle(deps, parsed, started)
+
+
+async def _handle(deps: Deps, parsed: Parsed, started: float) -> None:
     await _apply_actions(deps.pool, parsed.actions)
     commands = [c for c, _ in parsed.commands]
     raw_of = {c.command_id: raw for c, raw in parsed.commands}
@@ -235,6 +272,7 @@ async def handle_batch(deps: Deps, records: Sequence[Raw]) -> None:
     done = await storage.done_commands(deps.pool, (c.command_id for c in commands))
     ledger = BatchLedger(rows, done)
     await storage.upsert_ledger(deps.pool, _pending_rows(ledger, commands))
+    prepared = time.perf_counter()
 
     posted: list[tuple[str, BaseModel]] = []
     errors = list(parsed.errors)
@@ -250,15 +288,74 @@ async def handle_batch(deps: Deps, records: Sequence[Raw]) -> None:
     by_tenant: dict[str, list[PostingCommand]] = defaultdict(list)
     for c in commands:
         by_tenant[c.tenant_id].append(c)
-    await asyncio.gather(*(_run_tenant(deps, ledger, t, cs, report) for t, cs in by_tenant.items()))
+    clients = await deps.connections.clients_for({t: cs[0].realm_id for t, cs in by_tenant.items()})
+    await _all(_run_tenant(deps, ledger, clients[t], cs, report) for t, cs in by_tenant.items())
+    executed = time.perf_counter()
     await storage.save_outcomes(deps.pool, ledger.changed_rows(), ledger.finished)
+    saved = time.perf_counter()
+    await deps.publisher.publish(posted, errors)
     for notice in parsed.notices:
         record = await back_sync(deps.pool, deps.connections, notice)
         if record is not None:
-            posted.append((record.tenant_id, record))
-    await deps.publisher.publish(posted, errors)
+            await publish_once(
+                deps.pool, deps.publisher, record.realm_id, record.tenant_id, [record], "webhook"
+            )
     if commands:
-        log.info("posted batch", commands=len(commands), posted=len(posted), errors=len(errors))
+        # Where a batch's time went: ledger and pending rows, QBO, saving, publishing.
+        end = time.perf_counter()
+        log.info(
+            "posted batch",
+            commands=len(commands),
+            posted=len(posted),
+            errors=len(errors),
+            seconds=round(end - started, 3),
+            prepare_s=round(prepared - started, 3),
+            execute_s=round(executed - prepared, 3),
+            save_s=round(saved - executed, 3),
+            publish_s=round(end - saved, 3),
+        )
+
+
+async def handle_one_by_one(deps: Deps, records: Sequence[Raw]) -> None:
+    """Handle each record alone, after the database refused the data of a whole batch.
+
+    Kafka order is kept (one record after the other), so a realm's documents still post
+    in order. A record the database refuses again ends as a Service error record with the
+    command's bytes (a resync republishes it once it is fixed); transient failures
+    propagate and the batch is retried. Commands of the batch that already reached QBO
+    left pending ledger rows, so this second pass looks them up instead of writing twice.
+    """
+    for raw in records:
+        try:
+            await handle_batch(deps, [raw])
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            record = data_error_record(raw, exc)
+            log.warning(
+                "record refused by the database", error=str(exc), record_id=record.record_id
+            )
+            await deps.publisher.publish([], [record])
+
+
+def data_error_record(raw: Raw, exc: BaseException) -> ErrorRecord:
+    """The Service error record of a record whose data the database refused."""
+    sqlstate = getattr(exc, "sqlstate", None) or "client"
+    cause = f"the poster's database refused this record's data ({sqlstate}: {exc})"
+    try:
+        command = PostingCommand.model_validate_json(raw.value)
+    except ValidationError:
+        return ErrorRecord(
+            record_id=record_id_for(Stage.POSTER, raw.value),
+            tenant_id=None,
+            category=ErrorCategory.SERVICE,
+            stage=Stage.POSTER,
+            cause=cause[:500],
+            reasons=[Reason(field="", message=cause[:500])],
+            payload_b64=encode_payload(raw.value),
+        )
+    failure = Failure(ErrorCategory.SERVICE, cause, [Reason(field="", message=cause[:500])])
+    return error_record(command, raw.value, failure)
 
 
 def _posted(command: PostingCommand, done: Done) -> PostedRecord:

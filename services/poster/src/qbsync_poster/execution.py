@@ -7,6 +7,7 @@ PrivateNote) before it is created again; every write carries a requestid derived
 the command id and the ref's generation, so QBO replays instead of writing twice.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -35,13 +36,14 @@ from qbsync_qbo import (
 
 from qbsync_poster.lookups import check_customer, ensure_item, item_id, resolve_customer
 from qbsync_poster.outcomes import (
+    MARKER_PREFIX,
     CommandFailed,
     Failure,
     connection_failure,
     fail,
     failure_from_qbo,
 )
-from qbsync_poster.storage import LedgerRow, upsert_ledger
+from qbsync_poster.storage import LedgerRow, forget_id, upsert_ledger
 from qbsync_poster.symbols import Unresolved, substitute, symbols
 from qbsync_poster.work import Work
 
@@ -50,7 +52,6 @@ INFRASTRUCTURE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 STALE_RETRIES = 3
 RENUMBER_RETRIES = 3
 DOC_NUMBER_ENTITIES = frozenset({"Invoice", "CreditMemo"})
-MARKER_PREFIX = "qbsync:"
 
 
 @dataclass
@@ -140,9 +141,18 @@ async def _already_done(work: Work, command: PostingCommand) -> Done | None:
 async def _resolve(work: Work, command: PostingCommand, body: dict[str, Any]) -> dict[str, Any]:
     refs, items = symbols(body)
     ids: dict[str, str] = {}
+    customer = command.customer.upstream_ref if command.customer is not None else None
+    # Items and the customer are looked up at once: on a realm's first contact the look-ups
+    # then leave together in one /batch instead of one round trip after the other.
+    ordered = sorted(items)
+    names_task = asyncio.gather(*(item_id(work, n) for n in ordered), return_exceptions=True)
+    try:
+        if customer in refs and command.customer is not None:
+            ids[customer] = await resolve_customer(work, command, command.customer)
+    finally:
+        found = await names_task  # never left running, even when the customer failed
     for ref in sorted(refs):
-        if command.customer is not None and ref == command.customer.upstream_ref:
-            ids[ref] = await resolve_customer(work, command, command.customer)
+        if ref == customer:
             continue
         row = work.ledger.get(command.tenant_id, ref)
         if row is None or not row.qbo_id or row.state == "deleted":
@@ -154,7 +164,11 @@ async def _resolve(work: Work, command: PostingCommand, body: dict[str, Any]) ->
                 retriable=True,
             )
         ids[ref] = row.qbo_id
-    names = {name: await item_id(work, name) for name in sorted(items)}
+    names: dict[str, str] = {}
+    for name, value in zip(ordered, found, strict=True):
+        if isinstance(value, BaseException):
+            raise value
+        names[name] = value
     try:
         resolved: dict[str, Any] = substitute(body, ids, names)
     except Unresolved as exc:  # pragma: no cover - every symbol was resolved above
@@ -193,7 +207,9 @@ async def _explain_missing(
             )
     for name in sorted(items):
         if name in work.items:
+            # Forget the id everywhere, or every later command would reuse it.
             work.items.pop(name)
+            await forget_id(work.pool, work.realm_id, "Item", name)
             return fail(
                 ErrorCategory.SERVICE,
                 f"QBO refused a reference ({exc.code}); item {name!r} may have been deleted "
@@ -214,14 +230,18 @@ async def _explain_missing(
 
 
 async def _find_lost(work: Work, command: PostingCommand, body: dict[str, Any]) -> QboEntity | None:
-    """The entity an earlier attempt of `command` may have created, if QBO has it."""
+    """The entity an earlier attempt of `command` may have created, if QBO has it.
+
+    After a crash a whole batch of refs is pending: their look-ups leave together in
+    `/batch` Query items (30 per request) instead of one request each.
+    """
     tag = marker(command)
     doc = body.get("DocNumber")
     if isinstance(doc, str) and doc:
-        page = await work.client.query(select(command.entity, {"DocNumber": doc}))
+        page = await work.query(select(command.entity, {"DocNumber": doc}))
     else:
         like = Cond("LIKE", f"%{MARKER_PREFIX}{command.command_id}%")
-        page = await work.client.query(select(command.entity, {"PrivateNote": like}))
+        page = await work.query(select(command.entity, {"PrivateNote": like}))
     for entity in page.entities:
         if tag in str(entity.get("PrivateNote") or ""):
             return entity

@@ -39,13 +39,13 @@ async def _search(work: Work, res: CustomerResolution, *, inactive: bool) -> lis
     where: dict[str, Scalar | Cond] = {column: value}
     if inactive:
         where["Active"] = ANY_ACTIVE
-    page = await work.client.query(select("Customer", where, order_by="Id"))
+    page = await work.query(select("Customer", where, order_by="Id"))
     if page.entities or column != "PrimaryEmailAddr":
         return page.entities
     # Intuit documents `PrimaryEmailAddr = '...'`; the emulator (and some QBO versions)
     # compare the address only through the dotted path. Both are tried, then checked.
     dotted = {("PrimaryEmailAddr.Address" if k == column else k): v for k, v in where.items()}
-    page = await work.client.query(select("Customer", dotted, order_by="Id"))
+    page = await work.query(select("Customer", dotted, order_by="Id"))
     wanted = value.casefold()
     return [
         c
@@ -112,7 +112,8 @@ async def _create_customer(
     work: Work, res: CustomerResolution, column: str, value: str
 ) -> QboEntity:
     try:
-        return await work.client.create(
+        # Through the realm's coalescer: a first sync creates customers by the hundred.
+        return await work.create(
             "Customer", res.create, customer_requestid(work.tenant_id, res.upstream_ref)
         )
     except QboValidationError as exc:
@@ -174,7 +175,7 @@ async def _item_id(work: Work, name: str) -> str:
         return work.items[name]  # another chain looked it up while this one waited
     cached = await storage.cached_id(work.pool, work.realm_id, "Item", name)
     if cached is None:
-        page = await work.client.query(select("Item", {"Name": name}))
+        page = await work.query(select("Item", {"Name": name}))
         if not page.entities:
             raise fail(
                 ErrorCategory.SERVICE,

@@ -20,7 +20,11 @@ from qbsync_core.records import (
     encode_payload,
     record_id_for,
 )
+from qbsync_core.tracing import current_traceparent
 from qbsync_qbo import QboError, QboHttpError, QboTransportError
+
+MARKER_PREFIX = "qbsync:"
+"""Start of the `[qbsync:<command id>]` marker the poster puts in PrivateNote."""
 
 
 class PostedRecord(BaseModel):
@@ -164,6 +168,7 @@ def trace_id_of(traceparent: str | None) -> str | None:
 
 def error_record(command: PostingCommand, raw: bytes, failure: Failure) -> ErrorRecord:
     """The error record of a failed command (the same command always maps to one record)."""
+    trace_id = trace_id_of(command.traceparent)
     return ErrorRecord(
         record_id=record_id_for(Stage.POSTER, command.command_id),
         tenant_id=command.tenant_id,
@@ -175,7 +180,10 @@ def error_record(command: PostingCommand, raw: bytes, failure: Failure) -> Error
         event_id=command.event_id,
         payload_b64=encode_payload(raw),
         retriable=failure.retriable,
-        trace_id=trace_id_of(command.traceparent),
+        trace_id=trace_id,
+        # Inside the command's span (see dispatch) the record hangs under it; outside
+        # (no connection) under the mapper's span that sent the command.
+        traceparent=current_traceparent(trace_id) or command.traceparent,
         qbo_fault=failure.fault,
         command_id=command.command_id,
         customer_ref=failure.customer_ref

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from qbsync_poster.cdc import CdcPoller
 from qbsync_poster.dispatch import Deps
 from qbsync_poster.settings import PosterSettings
 
@@ -16,6 +17,8 @@ class Resources:
 
     settings: PosterSettings
     deps: Deps | None = None
+    cdc: CdcPoller | None = None
+    """The CDC back-sync poll (its loop runs when `cdc_interval_s` > 0)."""
 
     def ready(self) -> Deps:
         """The running dependencies.

@@ -25,6 +25,16 @@ class PosterSettings(QbsyncSettings):
         default=COMMANDS.name, description="Topic of posting commands (tests use their own)."
     )
     kafka_max_records: int = Field(default=500, description="Records per consumed batch.")
+    consumers: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Consumers of the group in this process: their partitions' batches run "
+            "concurrently (a tenant is keyed to one partition, so its order holds). "
+            "Keep 1 on the embedded Tansu broker: with 4, a SIGKILL run lost batches "
+            "(docs/poster.md, 'Not done yet')."
+        ),
+    )
     token_keys: SecretStr = Field(
         default=SecretStr(""),
         description=(
@@ -56,7 +66,7 @@ class PosterSettings(QbsyncSettings):
         default=True, description="Pace each realm at Intuit's limits (off only for benchmarks)."
     )
     realm_concurrency: int = Field(
-        default=300,
+        default=2000,
         description=(
             "Document chains of one realm in flight at once. HTTP requests stay at QBO's 10 "
             "(the client's limiter); more chains fill /batch requests of 30."
@@ -76,6 +86,14 @@ class PosterSettings(QbsyncSettings):
         description=(
             "Read timeout of one QBO request; a connection that stops mid-answer is a "
             "transport error (outcome unknown) after this long."
+        ),
+    )
+    cdc_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "Back-sync from QBO's Change Data Capture: poll every connected realm for "
+            "payments this often (0 turns the poll off; the webhook path stays)."
         ),
     )
     refresh_leeway_s: float = Field(

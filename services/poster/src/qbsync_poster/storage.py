@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -19,6 +20,7 @@ class StoredConnection:
     tokens: bytes
     status: str
     failure: str | None
+    connected_at: datetime | None = None
 
 
 @dataclass
@@ -88,7 +90,12 @@ def _connection(row: asyncpg.Record | None) -> StoredConnection | None:
     if row is None:
         return None
     return StoredConnection(
-        row["tenant_id"], row["realm_id"], bytes(row["tokens"]), row["status"], row["failure"]
+        row["tenant_id"],
+        row["realm_id"],
+        bytes(row["tokens"]),
+        row["status"],
+        row["failure"],
+        row["connected_at"],
     )
 
 
@@ -96,6 +103,17 @@ async def connection_for_tenant(db: Executor, tenant_id: str) -> StoredConnectio
     """The tenant's connection, if it ever connected."""
     row = await db.fetchrow("SELECT * FROM connections WHERE tenant_id = $1", tenant_id)
     return _connection(row)
+
+
+async def connections_for_tenants(
+    db: Executor, tenant_ids: Iterable[str]
+) -> dict[str, StoredConnection]:
+    """The connections of several tenants in one query (those that ever connected)."""
+    rows = await db.fetch(
+        "SELECT * FROM connections WHERE tenant_id = ANY($1)", sorted(set(tenant_ids))
+    )
+    found = (_connection(r) for r in rows)
+    return {c.tenant_id: c for c in found if c is not None}
 
 
 async def connection_for_realm(db: Executor, realm_id: str) -> StoredConnection | None:
@@ -290,3 +308,59 @@ async def forget_id(db: Executor, realm_id: str, kind: str, name: str) -> None:
         kind,
         name.casefold(),
     )
+
+
+# ---- back-sync from CDC -------------------------------------------------------------
+
+
+async def active_connections(db: Executor) -> list[StoredConnection]:
+    """Every connection in use (not revoked), for the CDC poll."""
+    rows = await db.fetch("SELECT * FROM connections WHERE status = 'active' ORDER BY tenant_id")
+    found = (_connection(r) for r in rows)
+    return [c for c in found if c is not None]
+
+
+async def cdc_cursor(db: Executor, realm_id: str) -> datetime | None:
+    """Where the realm's next CDC call starts, if it was ever polled."""
+    value: datetime | None = await db.fetchval(
+        "SELECT changed_since FROM cdc_cursors WHERE realm_id = $1", realm_id
+    )
+    return value
+
+
+async def save_cdc_cursor(db: Executor, realm_id: str, changed_since: datetime) -> None:
+    """Move the realm's CDC cursor."""
+    await db.execute(
+        """
+        INSERT INTO cdc_cursors (realm_id, changed_since) VALUES ($1, $2)
+        ON CONFLICT (realm_id) DO UPDATE SET changed_since = EXCLUDED.changed_since,
+            updated_at = now()
+        """,
+        realm_id,
+        changed_since,
+    )
+
+
+async def claim_backsync(
+    conn: Connection, realm_id: str, tenant_id: str, payment_ids: Sequence[str], source: str
+) -> set[str]:
+    """Claim payments for publishing; returns those nobody published (or is publishing).
+
+    Call inside the transaction that publishes them: a concurrent claimant waits on the
+    rows until it commits, then sees them taken; a rollback frees them again.
+    """
+    if not payment_ids:
+        return set()
+    rows = await conn.fetch(
+        """
+        INSERT INTO backsynced_payments (realm_id, qbo_payment_id, tenant_id, source)
+        SELECT $1, p, $2, $3 FROM unnest($4::text[]) AS p
+        ON CONFLICT (realm_id, qbo_payment_id) DO NOTHING
+        RETURNING qbo_payment_id
+        """,
+        realm_id,
+        tenant_id,
+        source,
+        sorted(set(payment_ids)),
+    )
+    return {r["qbo_payment_id"] for r in rows}

@@ -42,20 +42,19 @@ def symbols(body: Any) -> tuple[set[str], set[str]]:
     """
     refs: set[str] = set()
     items: set[str] = set()
-
-    def walk(node: Any) -> None:
+    # A loop over containers only (no call per scalar): this runs three times per command.
+    todo = [body]
+    while todo:
+        node = todo.pop()
         if isinstance(node, dict):
-            if isinstance(node.get("$ref"), str):
-                refs.add(node["$ref"])
-            if isinstance(node.get("$item"), str):
-                items.add(node["$item"])
-            for value in node.values():
-                walk(value)
+            ref, item = node.get("$ref"), node.get("$item")
+            if isinstance(ref, str):
+                refs.add(ref)
+            if isinstance(item, str):
+                items.add(item)
+            todo.extend(v for v in node.values() if isinstance(v, (dict, list)))
         elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(body)
+            todo.extend(v for v in node if isinstance(v, (dict, list)))
     return refs, items
 
 

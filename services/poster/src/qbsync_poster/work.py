@@ -6,14 +6,15 @@ before the batch's Kafka offsets are committed.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from qbsync_qbo import QboClient, QboEntity
+from qbsync_qbo import QboClient, QboEntity, QueryPage, Select
 
-from qbsync_poster.coalescer import WriteCoalescer
+from qbsync_poster.coalescer import QueryCoalescer, WriteCoalescer
 from qbsync_poster.storage import DoneCommand, LedgerRow
 
 Key = tuple[str, str]
@@ -61,6 +62,27 @@ class BatchLedger:
         return [self._rows[k] for k in sorted(self.dirty)]
 
 
+class TenantLocks:
+    """One lock per tenant in this process.
+
+    A tenant is keyed to one partition, so its batches are normally handled by one
+    consumer at a time; during a rebalance a partition's new owner could start before
+    the old one has finished. Holding the tenant's lock from ledger load to saved
+    outcomes keeps the two apart.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @asynccontextmanager
+    async def holding(self, tenants: Iterable[str]) -> AsyncIterator[None]:
+        """Hold the locks of `tenants` (taken in sorted order: no deadlock)."""
+        async with AsyncExitStack() as stack:
+            for tenant in sorted(set(tenants)):
+                await stack.enter_async_context(self._locks.setdefault(tenant, asyncio.Lock()))
+            yield
+
+
 @dataclass
 class Work:
     """What executing one tenant's commands needs."""
@@ -72,6 +94,7 @@ class Work:
     realm_id: str
     on_auth_failure: Callable[[str], Awaitable[None]]
     coalescer: WriteCoalescer | None = None
+    queries: QueryCoalescer | None = None
     items: dict[str, str] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
@@ -80,6 +103,12 @@ class Work:
         if self.coalescer is not None:
             return await self.coalescer.create(entity_type, body, requestid)
         return await self.client.create(entity_type, body, requestid)
+
+    async def query(self, statement: str | Select) -> QueryPage:
+        """A look-up: with others of the moment in one `/batch` when batching is on."""
+        if self.queries is not None:
+            return await self.queries.query(statement)
+        return await self.client.query(statement)
 
     def lock(self, name: str) -> asyncio.Lock:
         """A lock per name (customer or item), so concurrent documents create it once."""
