@@ -29,7 +29,13 @@ def _machine() -> str:
     )
 
 
+def _load() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
+    # The machine may be shared: the load average says how much of it the figures had.
+    load_before = _load()
     sections = []
     for script in sorted(ROOT.glob("bench/*/run.py")):
         print(f"== {script.parent.name}", flush=True)
@@ -50,6 +56,7 @@ def main() -> None:
         "# Benchmarks\n\n"
         f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.\n\n"
         f"Machine: {_machine()}.\n\n"
+        f"Load average (1 / 5 / 15 min) before the run: {load_before}; after: {_load()}.\n\n"
     )
     OUT.write_text(header + "\n".join(sections))
     print(f"Wrote {OUT}")

@@ -74,6 +74,7 @@ def routes(state: SandboxState) -> list[Route]:
             kinds=kinds,
             realm_id=body.get("realm_id"),
             timeout_s=float(body.get("timeout_s", 30)),
+            retry_after_s=float(body.get("retry_after_s", 60)),
         )
         if body.get("seed") is not None:
             state.chaos.random.seed(body["seed"])

@@ -106,7 +106,7 @@ class V3Middleware:
     async def inject(self, fault: str, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer with an injected failure."""
         if fault == "429":
-            await _throttled(60)(scope, receive, send)
+            await _throttled(self.state.chaos.plan.retry_after_s)(scope, receive, send)
         elif fault == "500":
             await QboJSONResponse(system_fault(), 500)(scope, receive, send)
         elif fault == "503":

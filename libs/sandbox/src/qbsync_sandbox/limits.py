@@ -85,6 +85,8 @@ class FaultPlan:
     kinds: tuple[str, ...] = FAULT_KINDS
     realm_id: str | None = None
     timeout_s: float = 30.0
+    retry_after_s: float = 60.0
+    """Retry-After of an injected 429 (a long run cannot afford Intuit-like minutes)."""
 
 
 class Chaos:
