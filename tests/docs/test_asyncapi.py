@@ -12,65 +12,20 @@ from typing import Any
 import pytest
 import yaml
 from faststream import FastStream
-from faststream.kafka import KafkaBroker, KafkaRouter
-from opentelemetry.trace import NoOpTracer
-from qbsync_core.settings import QbsyncSettings
+from faststream.kafka import KafkaRouter
 from qbsync_errors import asyncapi as errors_doc
-from qbsync_errors import handlers as errors_handlers
-from qbsync_errors.metrics import ErrorsMetrics
-from qbsync_errors.resources import Resources as ErrorsResources
-from qbsync_errors.settings import ErrorsSettings
 from qbsync_ingest import asyncapi as ingest_doc
-from qbsync_ingest import handlers as ingest_handlers
-from qbsync_ingest.metrics import IntakeMetrics
-from qbsync_ingest.resources import Resources as IngestResources
-from qbsync_ingest.settings import IngestSettings
 from qbsync_mapper import asyncapi as mapper_doc
-from qbsync_mapper import handlers as mapper_handlers
-from qbsync_mapper.resources import Resources as MapperResources
-from qbsync_mapper.settings import MapperSettings
 from qbsync_poster import asyncapi as poster_doc
-from qbsync_poster import handlers as poster_handlers
-from qbsync_poster.resources import Resources as PosterResources
-from qbsync_poster.settings import PosterSettings
+
+from tests.fixtures.routers import ROUTERS
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "asyncapi"
-COMMON: dict[str, Any] = {
-    "kafka_bootstrap_servers": "kafka:9092",
-    "database_url": "postgresql://qbsync@db/qbsync",
-    "_env_file": None,
-}
-
-
-def _settings(cls: type[QbsyncSettings], **extra: Any) -> Any:
-    return cls(**COMMON, **extra)
-
-
-def _ingest() -> KafkaRouter:
-    s = _settings(IngestSettings)
-    return ingest_handlers.build_router(IngestResources(s, IntakeMetrics(), KafkaBroker()))
-
-
-def _mapper() -> KafkaRouter:
-    return mapper_handlers.build_router(MapperResources(_settings(MapperSettings), NoOpTracer()))
-
-
-def _poster() -> KafkaRouter:
-    return poster_handlers.build_router(
-        PosterResources(_settings(PosterSettings, token_keys="docs-test-key"))
-    )
-
-
-def _errors() -> KafkaRouter:
-    s = _settings(ErrorsSettings)
-    return errors_handlers.build_router(ErrorsResources(s, ErrorsMetrics(), KafkaBroker()))
-
-
 SERVICES: dict[str, tuple[Callable[[], FastStream], Callable[[], KafkaRouter]]] = {
-    "ingest": (ingest_doc.docs_app, _ingest),
-    "mapper": (mapper_doc.docs_app, _mapper),
-    "poster": (poster_doc.docs_app, _poster),
-    "errors": (errors_doc.docs_app, _errors),
+    "ingest": (ingest_doc.docs_app, ROUTERS["ingest"]),
+    "mapper": (mapper_doc.docs_app, ROUTERS["mapper"]),
+    "poster": (poster_doc.docs_app, ROUTERS["poster"]),
+    "errors": (errors_doc.docs_app, ROUTERS["errors"]),
 }
 
 

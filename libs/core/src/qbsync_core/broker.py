@@ -11,7 +11,7 @@ import contextlib
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from opentelemetry.trace import TracerProvider
@@ -54,6 +54,18 @@ def make_broker(
         middlewares=middlewares,
         logger=None,
     )
+
+
+def make_router() -> KafkaRouter:
+    """A router for a service's subscribers, committing after the handler like the broker.
+
+    FastStream fixes a subscriber's commit mode when the subscriber is created, from
+    the router it is declared on; including the router into a broker built with
+    `AckPolicy.ACK` later does not change it. A bare `KafkaRouter()` therefore yields
+    auto-committing consumers (a batch still being handled is committed every 5 s)
+    whose nack does not seek back: a crash or a retry then loses the batch.
+    """
+    return KafkaRouter(ack_policy=AckPolicy.ACK)
 
 
 async def ensure_topics(

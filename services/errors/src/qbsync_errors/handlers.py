@@ -14,6 +14,7 @@ import structlog
 from faststream.kafka import KafkaMessage, KafkaRouter
 from opentelemetry.trace import NoOpTracer, Tracer
 from pydantic import ValidationError
+from qbsync_core.broker import make_router
 from qbsync_core.consuming import raw_only, retry_later
 from qbsync_core.records import ErrorRecord
 from qbsync_core.topics import ERRORS
@@ -70,7 +71,7 @@ def build_router(resources: Resources, tracer: Tracer | None = None) -> KafkaRou
     """The errors subscriber, reading its pool from `resources`; spans each record."""
     tracer = tracer or NoOpTracer()
     settings = resources.settings
-    router = KafkaRouter()
+    router = make_router()
 
     @router.subscriber(
         ERRORS.name,

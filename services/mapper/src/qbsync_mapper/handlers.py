@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import structlog
 from faststream.kafka import KafkaMessage, KafkaRouter
+from qbsync_core.broker import make_router
 from qbsync_core.consuming import raw_only, retry_later, trace_carrier
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.topics import ACCEPTED, COMMANDS
@@ -65,7 +66,7 @@ def actions_group_id(group_id: str) -> str:
 def build_router(resources: Resources) -> KafkaRouter:
     """The accepted-events and operator-actions subscribers, reading from `resources`."""
     settings = resources.settings
-    router = KafkaRouter()
+    router = make_router()
 
     @router.subscriber(
         ACCEPTED.name,

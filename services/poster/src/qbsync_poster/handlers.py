@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaMessage, KafkaRouter
+from qbsync_core.broker import make_router
 from qbsync_core.consuming import raw_only, retry_later
 from qbsync_core.errors import InfrastructureFailure
 
@@ -35,7 +36,7 @@ def build_router(resources: Resources) -> KafkaRouter:
     each commits after its own batch.
     """
     settings = resources.settings
-    router = KafkaRouter()
+    router = make_router()
 
     for _ in range(settings.consumers):
         # A function per subscriber: FastStream wraps (and may cache) the handler.
