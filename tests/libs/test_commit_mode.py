@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaMessage
 from faststream.kafka.message import KafkaAckableMessage
 from qbsync_core.broker import ensure_topics, make_broker, make_router
-from qbsync_core.consuming import raw_only, retry_later
+from qbsync_core.consuming import raw_only, retry_later, tolerant_headers
 from qbsync_core.topics import TopicSpec
 
 from tests.fixtures.routers import ROUTERS
@@ -31,6 +31,16 @@ def test_service_consumers_commit_after_the_handler(service: str) -> None:
     for sub in subscribers:
         assert sub._connection_args["enable_auto_commit"] is False, sub.group_id
         assert sub.parser.msg_class is KafkaAckableMessage, sub.group_id
+
+
+@pytest.mark.parametrize("service", ROUTERS)
+def test_service_consumers_tolerate_headers_that_are_not_utf8(service: str) -> None:
+    # FastStream's own parser fails on such a header before the handler runs, and the
+    # batch is acknowledged unhandled (found by the Kafka intake fuzz).
+    subscribers: list[Any] = list(ROUTERS[service]().subscribers)
+    assert subscribers
+    for sub in subscribers:
+        assert sub._call_options.parser is tolerant_headers, sub.group_id
 
 
 async def test_a_nacked_batch_on_a_router_is_handled_again(

@@ -1,9 +1,11 @@
 """Helpers every Kafka consumer of qbsync shares."""
 
 import asyncio
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
+from aiokafka import ConsumerRecord
 from faststream.exceptions import NackMessage
 from faststream.message import StreamMessage
 
@@ -17,6 +19,34 @@ async def raw_only(_: StreamMessage[Any]) -> None:
     decoder would parse every record as JSON first (about a fifth of intake's CPU).
     """
     return None
+
+
+def _utf8(value: bytes) -> bytes:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.decode("utf-8", "replace").encode("utf-8")
+    return value
+
+
+async def tolerant_headers(
+    records: tuple[ConsumerRecord[bytes, bytes], ...],
+    parse: Callable[[tuple[ConsumerRecord[bytes, bytes], ...]], Awaitable[StreamMessage[Any]]],
+) -> StreamMessage[Any]:
+    """A FastStream batch parser that accepts header values that are not UTF-8.
+
+    FastStream's own parser decodes every header value as UTF-8; one that is not
+    makes it fail before the handler runs, and the whole batch is acknowledged
+    unhandled: lost. Headers come from upstream producers, so they can be any
+    bytes: such values are replaced (U+FFFD) before FastStream sees them.
+    """
+    safe = tuple(
+        dataclasses.replace(r, headers=[(k, _utf8(v)) for k, v in r.headers])
+        if any(_utf8(v) is not v for _, v in r.headers)
+        else r
+        for r in records
+    )
+    return await parse(safe)
 
 
 def trace_carrier(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:

@@ -25,6 +25,7 @@ from qbsync_dev.http_components import (
 from qbsync_dev.kafka import BrokerHandle, broker_answers, start_broker, wait_broker
 from qbsync_dev.postgres import PostgresHandle, database_answers, start_postgres, wait_postgres
 from qbsync_dev.processes import ProcessRef, free_port
+from qbsync_dev.service_keys import MAPPER_POSTER_KEY, new_key, store_poster_operator_key
 
 DEFAULT_KAFKA_PORT = 19092
 DEFAULT_POSTGRES_PORT = 15432
@@ -154,16 +155,20 @@ async def start_stack(
         )
         _write_state(state, home)
         ports = {s.name: free_port(_preferred(s, default_http_ports)) for s in SERVICES}
+        mapper_key = new_key()
         env = {
             **os.environ,
             "QBSYNC_HOME": str(home),
             "QBSYNC_POSTER_OAUTH_REDIRECT_URI": f"http://127.0.0.1:{ports['poster']}/callback",
+            MAPPER_POSTER_KEY: mapper_key.token,
         }
         services = [
             start_http(spec, ports[spec.name], logs / f"{spec.name}.log", env) for spec in SERVICES
         ]
         started += [h.process for h in services]
         await asyncio.gather(*(wait_http(handle, timeout) for handle in services))
+        # The poster answers once it has migrated: its api_keys table exists.
+        await store_poster_operator_key(state.database.url, mapper_key)
     except BaseException:
         for process in started:
             process.stop()

@@ -15,7 +15,7 @@ from faststream.kafka import KafkaMessage, KafkaRouter
 from opentelemetry.trace import NoOpTracer, Tracer
 from pydantic import ValidationError
 from qbsync_core.broker import make_router
-from qbsync_core.consuming import raw_only, retry_later
+from qbsync_core.consuming import raw_only, retry_later, tolerant_headers
 from qbsync_core.records import ErrorRecord
 from qbsync_core.topics import ERRORS
 
@@ -80,6 +80,7 @@ def build_router(resources: Resources, tracer: Tracer | None = None) -> KafkaRou
         max_records=settings.kafka_max_records,
         auto_offset_reset="earliest",
         decoder=raw_only,
+        parser=tolerant_headers,
     )
     async def on_errors(message: KafkaMessage) -> None:
         raw = message.raw_message

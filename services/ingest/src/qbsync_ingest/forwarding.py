@@ -18,6 +18,7 @@ from opentelemetry.trace import Link, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from qbsync_core.records import ErrorRecord, QboPaymentNotice
 from qbsync_core.topics import ACCEPTED, COMMANDS, ERRORS
+from qbsync_core.tracing import current_traceparent
 
 from qbsync_ingest.rules import Valid
 
@@ -82,6 +83,14 @@ class KafkaForwarder:
 
     async def errors(self, records: Sequence[ErrorRecord]) -> None:
         """Publish error records, keyed by tenant (or a shared key when unknown)."""
+        # Called inside the request's (or consumed batch's) span whose trace the records
+        # name: the errors service continues the trace under that span.
+        records = [
+            r
+            if r.traceparent
+            else r.model_copy(update={"traceparent": current_traceparent(r.trace_id)})
+            for r in records
+        ]
         await self._send_all(
             [
                 (

@@ -73,6 +73,37 @@ def _result(outcomes: list[Outcome]) -> BatchResult:
     )
 
 
+# The handlers read the raw bytes (each event's exact bytes are kept), so FastAPI does
+# not see the bodies; documented here for clients and for schema-driven tests. The
+# events schema is the contract's, published as docs/schema/event-v1.schema.json.
+_EVENTS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "maxItems": 1000,
+                    "items": {"type": "object", "description": "A v1 event."},
+                }
+            }
+        },
+    }
+}
+_WEBHOOK_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "description": "Intuit's legacy eventNotifications object or CloudEvents array."
+                }
+            }
+        },
+    }
+}
+
+
 def build_router(deps: Resources) -> APIRouter:
     """All HTTP routes of ingest, bound to `deps`."""
     router = APIRouter()
@@ -115,6 +146,7 @@ def build_router(deps: Resources) -> APIRouter:
             503: {"model": Problem},
         },
         summary="Submit up to 1,000 v1 events (a JSON array); one result per event.",
+        openapi_extra=_EVENTS_BODY,
     )
     async def post_events(request: Request, tenant: Annotated[str, Depends(api_key_tenant)]) -> Any:
         body = await request.body()
@@ -148,6 +180,7 @@ def build_router(deps: Resources) -> APIRouter:
         "/v1/qbo/webhooks",
         responses={401: {"model": Problem}, 400: {"model": Problem}},
         summary="Intuit webhook receiver (payment back-sync, SET-7).",
+        openapi_extra=_WEBHOOK_BODY,
     )
     async def qbo_webhook(
         request: Request, intuit_signature: Annotated[str | None, Header()] = None

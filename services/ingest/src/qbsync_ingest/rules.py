@@ -23,6 +23,14 @@ and the record around it, an error record still fits Kafka's default 1 MB messag
 MAX_KEPT_PAYLOAD_BYTES = 64_000
 """Of a payload refused for its size, this much is kept in its error record."""
 
+MAX_REASONS = 50
+"""Reasons listed per rejected event; the rest are counted in one more reason. A 300 kB
+event of empty lines breaks hundreds of thousands of rules: listing them all made a
+21 MB error record that Kafka refuses, and the batch was retried forever."""
+
+MAX_REASON_CHARS = 500
+"""Longest field path or message kept in a reason (a message may quote the input)."""
+
 
 @dataclass(frozen=True)
 class Valid:
@@ -60,19 +68,29 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 _EVENT_TYPES = ", ".join(t.value for t in EventType)
 
 
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_REASON_CHARS else f"{text[:MAX_REASON_CHARS]}..."
+
+
 def _reason(error: ErrorDetails) -> Reason:
     if error["type"] == "union_tag_invalid":
-        tag = error.get("ctx", {}).get("tag")
-        return Reason(field="type", message=f"unknown event type {tag!r}; one of: {_EVENT_TYPES}")
+        tag = _short(repr(error.get("ctx", {}).get("tag")))
+        return Reason(field="type", message=f"unknown event type {tag}; one of: {_EVENT_TYPES}")
     if error["type"] == "union_tag_not_found":
         return Reason(field="type", message=f"type is required; one of: {_EVENT_TYPES}")
     return Reason(
-        field=_field_path(error["loc"]), message=error["msg"].removeprefix("Value error, ")
+        field=_short(_field_path(error["loc"])),
+        message=_short(error["msg"].removeprefix("Value error, ")),
     )
 
 
 def _reasons(error: ValidationError) -> tuple[Reason, ...]:
-    return tuple(_reason(e) for e in error.errors(include_url=False))
+    details = error.errors(include_url=False)
+    reasons = [_reason(e) for e in details[:MAX_REASONS]]
+    if len(details) > MAX_REASONS:
+        more = len(details) - MAX_REASONS
+        reasons.append(Reason(field="", message=f"{more} more problems not listed"))
+    return tuple(reasons)
 
 
 def validate(raw: bytes) -> Valid | Invalid:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import structlog
 from faststream.kafka import KafkaMessage, KafkaRouter
 from qbsync_core.broker import make_router
-from qbsync_core.consuming import raw_only, retry_later, trace_carrier
+from qbsync_core.consuming import raw_only, retry_later, tolerant_headers, trace_carrier
 from qbsync_core.errors import InfrastructureFailure
 from qbsync_core.topics import ACCEPTED, COMMANDS
 
@@ -75,6 +75,7 @@ def build_router(resources: Resources) -> KafkaRouter:
         max_records=settings.kafka_max_records,
         auto_offset_reset="earliest",
         decoder=raw_only,
+        parser=tolerant_headers,
     )
     async def on_accepted(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -87,6 +88,7 @@ def build_router(resources: Resources) -> KafkaRouter:
         max_records=settings.kafka_max_records,
         auto_offset_reset="earliest",
         decoder=raw_only,
+        parser=tolerant_headers,
     )
     async def on_commands(message: KafkaMessage) -> None:
         raw = message.raw_message

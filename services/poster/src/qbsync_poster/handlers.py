@@ -16,7 +16,7 @@ import structlog
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaMessage, KafkaRouter
 from qbsync_core.broker import make_router
-from qbsync_core.consuming import raw_only, retry_later
+from qbsync_core.consuming import raw_only, retry_later, tolerant_headers
 from qbsync_core.errors import InfrastructureFailure
 
 from qbsync_poster.dbfaults import is_transient
@@ -57,6 +57,7 @@ def build_router(resources: Resources) -> KafkaRouter:
             max_partition_fetch_bytes=4 * 1024 * 1024,
             auto_offset_reset="earliest",
             decoder=raw_only,
+            parser=tolerant_headers,
         )(on_commands)
 
     return router

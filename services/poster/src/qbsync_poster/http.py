@@ -1,16 +1,49 @@
-"""HTTP: the OAuth connect flow, the read API over QBO lists, health."""
+"""HTTP: the OAuth connect flow, the read API over QBO lists, health.
 
+`/connect/qbo` and the read API need an API key (`Authorization: Bearer qbs_...`) of
+the tenant they name, or an operator key; another tenant's id answers 404, as in the
+errors service. `/callback` carries no key (Intuit's redirect of the user's browser):
+the single-use, unguessable `state` issued by an authorized `/connect/qbo` protects it.
+"""
+
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 from fastapi.responses import RedirectResponse
 from qbsync_qbo import Cond, QboAuthError, QboClient, QboEntity, QboError, select
 from qbsync_qbo.query import Scalar
 
 from qbsync_poster.connections import NotConnected
+from qbsync_poster.keys import ApiKey, key_for_token
 from qbsync_poster.resources import Resources
 
 LIST_FIELDS = ("Id", "Name", "Active", "FullyQualifiedName")
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No or bad API key."},
+    404: {"description": "Another tenant's id (for this key it does not exist)."},
+}
+
+
+def _key_dependency(resources: Resources) -> Callable[..., Awaitable[ApiKey]]:
+    async def api_key(authorization: Annotated[str | None, Header()] = None) -> ApiKey:
+        token = (authorization or "").removeprefix("Bearer ").strip()
+        key = await key_for_token(resources.ready().pool, token) if token else None
+        if key is None:
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "a valid API key is required",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        return key
+
+    return api_key
+
+
+def _in_scope(key: ApiKey, tenant_id: str) -> str:
+    if not key.may_see(tenant_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no tenant {tenant_id}")
+    return tenant_id
 
 
 def _row(entity: QboEntity, fields: tuple[str, ...]) -> dict[str, Any]:
@@ -33,11 +66,14 @@ def health_router(resources: Resources) -> APIRouter:
 def connect_router(resources: Resources) -> APIRouter:
     """The OAuth2 authorization-code flow."""
     router = APIRouter(tags=["connections"])
+    Key = Annotated[ApiKey, Depends(_key_dependency(resources))]
 
-    @router.get("/connect/qbo", response_class=RedirectResponse, status_code=307)
-    async def connect(tenant: Annotated[str, Query(min_length=1)]) -> RedirectResponse:
+    @router.get(
+        "/connect/qbo", response_class=RedirectResponse, status_code=307, responses=_AUTH_ERRORS
+    )
+    async def connect(key: Key, tenant: Annotated[str, Query(min_length=1)]) -> RedirectResponse:
         """Send the user to Intuit's consent page for `tenant`."""
-        url = await resources.ready().connections.authorize_url(tenant)
+        url = await resources.ready().connections.authorize_url(_in_scope(key, tenant))
         return RedirectResponse(url, status_code=307)
 
     @router.get("/callback")
@@ -60,7 +96,18 @@ def connect_router(resources: Resources) -> APIRouter:
 
 def read_router(resources: Resources) -> APIRouter:
     """`/v1/tenants/{id}/qbo/...`: QBO lists for the other services, through the client."""
-    router = APIRouter(prefix="/v1/tenants/{tenant_id}/qbo", tags=["read"])
+
+    async def scoped(
+        key: Annotated[ApiKey, Depends(_key_dependency(resources))], tenant_id: str
+    ) -> None:
+        _in_scope(key, tenant_id)
+
+    router = APIRouter(
+        prefix="/v1/tenants/{tenant_id}/qbo",
+        tags=["read"],
+        dependencies=[Depends(scoped)],
+        responses=_AUTH_ERRORS,
+    )
 
     async def client(tenant_id: str) -> QboClient:
         try:
