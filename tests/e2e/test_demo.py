@@ -16,10 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
+from qbsync_core.spanstore import StoredSpan
 from qbsync_dev.demo import expected_outcome, generate_week
 from qbsync_dev.demo.expected import actual_entities, actual_trial_balance
 from qbsync_dev.demo.runner import run_demo
 from qbsync_dev.demo.stack_api import Keys, StackUrls, loads
+
+from tests.e2e.traces import named, trace_when
 
 pytestmark = [pytest.mark.slow]
 
@@ -85,7 +88,7 @@ def _emulator(urls: StackUrls, realm: str, report: str) -> dict[str, Any]:
 
 class TestDemoOnTheWholeStack:
     def test_qbo_holds_exactly_the_week_computed_from_its_events(
-        self, e2e_urls: StackUrls, e2e_keys: Keys
+        self, e2e_urls: StackUrls, e2e_keys: Keys, e2e_home: Path
     ) -> None:
         week = generate_week(SEED, suffix="e2e")
         run = asyncio.run(run_demo(e2e_urls, week, e2e_keys, timeout=240))
@@ -103,3 +106,27 @@ class TestDemoOnTheWholeStack:
             assert report["balanced"] is True
             assert actual_trial_balance(report) == expected.trial_balance(), tenant
         assert run.settled
+        # A demo event's one trace covers ingest, the mapper, the poster and a QBO call.
+        # Writes coalesced into one /batch request share that request's span, which sits
+        # in the trace of the command that opened the group: look among the documents.
+        hotel = next(t for t in week.tenants.values() if t.tenant_id.startswith("harbour-hotel"))
+        failing = {p.event_id for p in run.expected.tenants[hotel.tenant_id].problems}
+        documents = [
+            e["event_id"]
+            for e in hotel.events
+            if e["type"] == "invoice.issued" and e["event_id"] not in failing
+        ]
+        stages = {
+            ("qbsync-ingest", "ingest.accept"),
+            ("qbsync-mapper", "mapper.map"),
+            ("qbsync-poster", "poster.post"),
+        }
+
+        def whole(spans: list[StoredSpan]) -> bool:
+            calls = [s for s in spans if s.kind == "CLIENT" and s.service == "qbsync-poster"]
+            return stages <= named(spans) and bool(calls)
+
+        first = trace_when(e2e_home, documents[0], lambda spans: stages <= named(spans))
+        assert stages <= named(first), named(first)
+        traced = [trace_when(e2e_home, event_id, whole, wait=0.0) for event_id in documents]
+        assert any(whole(spans) for spans in traced), "no document's trace reached QBO"

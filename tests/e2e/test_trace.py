@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from qbsync_core.spanstore import StoredSpan, connect, find_traces, spans_of
+from qbsync_core.spanstore import StoredSpan, connect
 from qbsync_dev.stack import StackState, trace_store
 
+from tests.e2e.traces import named, trace_when
 from tests.fixtures.events import make_customer, make_envelope
 from tests.mapper.helpers import settings_document
 
@@ -91,29 +91,6 @@ def _post_event(stack: StackState, tenant: Tenant, event: dict[str, Any]) -> Non
     assert response.json()["accepted"] == 1, response.text
 
 
-def _trace_when(home: Path, event_id: str, complete: Any) -> list[StoredSpan]:
-    """The event's one trace once `complete(spans)` holds (spans arrive every 0.5 s)."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    spans: list[StoredSpan] = []
-    while time.monotonic() < deadline:
-        if trace_store(home).is_file():
-            conn = connect(trace_store(home))
-            try:
-                traces = find_traces(conn, event_id)
-                if len(traces) == 1:
-                    spans = spans_of(conn, traces[0])
-            finally:
-                conn.close()
-            if complete(spans):
-                return spans
-        time.sleep(0.25)
-    return spans  # the caller's assertions say what is missing
-
-
-def _named(spans: list[StoredSpan]) -> set[tuple[str, str]]:
-    return {(s.service, s.name) for s in spans}
-
-
 def _parent(spans: list[StoredSpan], span: StoredSpan) -> StoredSpan:
     [parent] = [s for s in spans if s.span_id == span.parent_id]
     return parent
@@ -137,8 +114,8 @@ class TestOneTracePerEvent:
                 for s in spans
             )
 
-        spans = _trace_when(e2e_home, event["event_id"], posted)
-        names = _named(spans)
+        spans = trace_when(e2e_home, event["event_id"], posted)
+        names = named(spans)
         assert {
             ("qbsync-ingest", "ingest.accept"),
             ("qbsync-mapper", "mapper.map"),
@@ -182,10 +159,10 @@ class TestOneTracePerEvent:
         _post_event(e2e_stack, tenant, event)
 
         def handled(spans: list[StoredSpan]) -> bool:
-            return ("qbsync-errors", "errors.record") in _named(spans)
+            return ("qbsync-errors", "errors.record") in named(spans)
 
-        spans = _trace_when(e2e_home, event["event_id"], handled)
-        names = _named(spans)
+        spans = trace_when(e2e_home, event["event_id"], handled)
+        names = named(spans)
         assert {("qbsync-ingest", "ingest.accept"), ("qbsync-mapper", "mapper.map")} <= names
         [mapped] = [s for s in spans if s.name == "mapper.map"]
         [record] = [s for s in spans if s.name == "errors.record"]
