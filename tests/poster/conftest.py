@@ -207,7 +207,7 @@ async def poster(
             tap(kafka_bootstrap, ERRORS.name) as errors,
         ):
             # An operator key: these tests are about posting; tests/security checks scoping.
-            operator = await create_api_key(app.state.resources.ready().pool, None, "tests")
+            operator = (await create_api_key(app.state.resources.ready().pool, None, "tests")).token
             client.headers["Authorization"] = f"Bearer {operator}"
             yield Poster(app, client, qbo, chaos, settings, producer, posted, errors)
     finally:

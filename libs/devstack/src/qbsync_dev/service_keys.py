@@ -7,11 +7,10 @@ the poster has created its `api_keys` table, stores the key's hash there, as
 `python -m qbsync_poster.keys create --all` would (this package imports no service).
 """
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 
 import asyncpg
+from qbsync_core.apikeys import KEY_PREFIX, new_token, secret_hash
 
 MAPPER_POSTER_KEY = "QBSYNC_MAPPER_POSTER_KEY"
 
@@ -27,9 +26,8 @@ class ServiceKey:
 
 def new_key() -> ServiceKey:
     """A fresh `qbs_<id>_<secret>` token (the format of every qbsync API key)."""
-    key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    digest = hashlib.sha256(secret.encode()).digest()
-    return ServiceKey(key_id, f"qbs_{key_id}_{secret}", digest)
+    key_id, secret = new_token()
+    return ServiceKey(key_id, f"{KEY_PREFIX}_{key_id}_{secret}", secret_hash(secret))
 
 
 async def store_poster_operator_key(database_url: str, key: ServiceKey) -> None:
