@@ -107,20 +107,23 @@ class TestOneTracePerEvent:
         )
         _post_event(e2e_stack, tenant, event)
 
+        stages = {
+            ("qbsync-ingest", "ingest.accept"),
+            ("qbsync-mapper", "mapper.map"),
+            ("qbsync-poster", "poster.post"),
+        }
+
         def posted(spans: list[StoredSpan]) -> bool:
-            # The command's span ends (and is exported) after its QBO calls: wait for both.
-            return any(s.name == "poster.post" for s in spans) and any(
+            # Each service exports on its own schedule, and the command's span ends after
+            # its QBO calls: wait for every stage and a successful call.
+            return stages <= named(spans) and any(
                 s.kind == "CLIENT" and s.attributes.get("http.response.status_code") == 200
                 for s in spans
             )
 
         spans = trace_when(e2e_home, event["event_id"], posted)
         names = named(spans)
-        assert {
-            ("qbsync-ingest", "ingest.accept"),
-            ("qbsync-mapper", "mapper.map"),
-            ("qbsync-poster", "poster.post"),
-        } <= names, names
+        assert stages <= names, names
         [accept] = [s for s in spans if s.name == "ingest.accept"]
         [mapped] = [s for s in spans if s.name == "mapper.map"]
         [post] = [s for s in spans if s.name == "poster.post"]
@@ -158,12 +161,15 @@ class TestOneTracePerEvent:
         )
         _post_event(e2e_stack, tenant, event)
 
-        def handled(spans: list[StoredSpan]) -> bool:
-            return ("qbsync-errors", "errors.record") in named(spans)
+        stages = {
+            ("qbsync-ingest", "ingest.accept"),
+            ("qbsync-mapper", "mapper.map"),
+            ("qbsync-errors", "errors.record"),
+        }
 
-        spans = trace_when(e2e_home, event["event_id"], handled)
-        names = named(spans)
-        assert {("qbsync-ingest", "ingest.accept"), ("qbsync-mapper", "mapper.map")} <= names
+        # Each service exports its spans on its own schedule: wait for all three.
+        spans = trace_when(e2e_home, event["event_id"], lambda found: stages <= named(found))
+        assert stages <= named(spans), named(spans)
         [mapped] = [s for s in spans if s.name == "mapper.map"]
         [record] = [s for s in spans if s.name == "errors.record"]
         assert _parent(spans, record) == mapped
