@@ -1,14 +1,10 @@
 """Every SQL statement of the ingest service."""
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-
-KEY_PREFIX = "qbs"
+from qbsync_core.apikeys import KEY_PREFIX, key_for_token, new_token, secret_hash
 
 
 async def claim_new_events(
@@ -59,36 +55,21 @@ class NewApiKey:
     token: str
 
 
-def _hash(secret: str) -> bytes:
-    # The secret is 32 random bytes, so a fast hash suffices (no dictionary to attack).
-    return hashlib.sha256(secret.encode()).digest()
-
-
 async def create_api_key(
     conn: "asyncpg.Connection | PoolConnectionProxy", tenant_id: str
 ) -> NewApiKey:
-    """Create a key for `tenant_id`; the returned token is never stored."""
-    key_id = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
+    """Create a key for `tenant_id` (the shared scheme, qbsync_core.apikeys); never stored."""
+    key_id, secret = new_token()
     await conn.execute(
         "INSERT INTO api_keys (key_id, tenant_id, secret_sha256) VALUES ($1, $2, $3)",
         key_id,
         tenant_id,
-        _hash(secret),
+        secret_hash(secret),
     )
     return NewApiKey(key_id, tenant_id, f"{KEY_PREFIX}_{key_id}_{secret}")
 
 
 async def tenant_for_api_key(conn: asyncpg.Connection | asyncpg.Pool, token: str) -> str | None:
     """The tenant of a valid, unrevoked key; None for anything else."""
-    prefix, _, rest = token.partition("_")
-    key_id, _, secret = rest.partition("_")
-    if prefix != KEY_PREFIX or not key_id or not secret:
-        return None
-    row = await conn.fetchrow(
-        "SELECT tenant_id, secret_sha256 FROM api_keys WHERE key_id = $1 AND revoked_at IS NULL",
-        key_id,
-    )
-    if row is None or not hmac.compare_digest(bytes(row["secret_sha256"]), _hash(secret)):
-        return None
-    return str(row["tenant_id"])
+    key = await key_for_token(conn, token)
+    return key.tenant_id if key is not None else None
