@@ -103,13 +103,21 @@ class TestRefresh:
 
     async def test_401_after_refresh_is_an_auth_error(self) -> None:
         log: list[str] = []
-        rec = _oauth_and_api(log, api_rejects={"at-1", "at-2"})
+        rec = _oauth_and_api(log, api_rejects={"at-1", "at-2", "at-3"})
         async with rec.http() as http:
             tokens = _tokens(http, MemoryStore(log), token_set())
             with pytest.raises(QboAuthError) as info:
                 await make_client(http, tokens).read("Invoice", "1")
         assert info.value.has_code("3200")
-        assert log.count("refresh->at-2") == 1
+        assert [e for e in log if e.startswith("refresh")] == ["refresh->at-2", "refresh->at-3"]
+
+    async def test_one_401_after_refresh_gets_another_refresh(self) -> None:
+        log: list[str] = []
+        rec = _oauth_and_api(log, api_rejects={"at-1", "at-2"})
+        async with rec.http() as http:
+            tokens = _tokens(http, MemoryStore(log), token_set())
+            await make_client(http, tokens).read("Invoice", "1")
+        assert log[-1] == "api:at-3"
 
     async def test_concurrent_requests_refresh_once(self) -> None:
         log: list[str] = []

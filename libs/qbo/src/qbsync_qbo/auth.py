@@ -121,7 +121,7 @@ class OAuthTokens:
         return self._tokens.access_token
 
     async def on_unauthorized(self, rejected: str) -> str:
-        """Refresh once after a 401, unless another task already replaced `rejected`."""
+        """Refresh after a 401 to `rejected`, unless another task already replaced it."""
         async with self._lock:
             if self._tokens.access_token == rejected:
                 await self._refresh()

@@ -1,9 +1,10 @@
 """The async QBO v3 Accounting API client for one realm.
 
 Every request goes through the realm's limiter (rate, batch rate, concurrency), a
-tenacity retry loop (429, 5xx, timeouts, dropped connections) and one token refresh on
-a 401. Every write carries the caller's deterministic `requestid`, reused by retries, so
-QBO replays the first outcome instead of writing twice (qbo-api.md §1 "requestid").
+tenacity retry loop (429, 5xx, timeouts, dropped connections) and a token refresh on a
+401 (at most `MAX_REFRESHES`). Every write carries the caller's deterministic `requestid`,
+reused by retries, so QBO replays the first outcome instead of writing twice (qbo-api.md
+§1 "requestid").
 
 This module is the only place httpx exceptions and QBO Faults become `QboError`s.
 """
@@ -68,6 +69,10 @@ INTUIT_PRODUCTION = "https://quickbooks.api.intuit.com"
 """Base URL of the production API."""
 INTUIT_SANDBOX = "https://sandbox-quickbooks.api.intuit.com"
 """Base URL of Intuit's developer sandbox."""
+
+
+MAX_REFRESHES = 2
+"""Token refreshes one request may trigger on 401s before the 401 counts as final."""
 
 
 class QboClient:
@@ -147,6 +152,7 @@ class QboClient:
         take_rate: bool,
     ) -> dict[str, Any]:
         rejected: str | None = None
+        refreshes = 0
         while True:
             # Slot first, then the rate token, so the request leaves right after its token:
             # tokens taken before a wait for a slot would bunch sends into one window.
@@ -164,8 +170,13 @@ class QboClient:
                     "Content-Type": content_type,
                 }
                 resp = await self._send(method, url, params, headers, json_body, content)
-            if resp.status_code == 401 and rejected is None:
+            if resp.status_code == 401 and refreshes < MAX_REFRESHES:
+                # A 401 on the token a refresh just gave is no proof the grant is gone:
+                # that token can expire before its first use (an expiry between the
+                # refresh and the resend). Only the token endpoint refusing the refresh
+                # token (invalid_grant) is final; it raises from `on_unauthorized`.
                 rejected = token
+                refreshes += 1
                 continue
             return self._decode(resp)
 
