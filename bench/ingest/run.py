@@ -29,11 +29,11 @@ GOAL_KAFKA = 5000
 RUNS = 3
 
 
-def _event(tenant: str, index: int) -> bytes:
+def _event(tenant: str, index: int, run: str = "") -> bytes:
     return json.dumps(
         {
             "spec": "qbsync.event/1",
-            "event_id": f"bench-{uuid.uuid4()}",
+            "event_id": f"bench-{run}{uuid.uuid4()}",
             "tenant_id": tenant,
             "source": "bench",
             "type": "payment.received",
@@ -59,12 +59,16 @@ async def _end_offsets(consumer: AIOKafkaConsumer, topic: str) -> None:
         await consumer.position(tp)
 
 
-async def _count_until(consumer: AIOKafkaConsumer, expected: int, timeout: float) -> int:
+async def _count_until(consumer: AIOKafkaConsumer, expected: int, timeout: float, run: str) -> int:
+    """Count this run's accepted records: the embedded broker's seek_to_end can land before
+    the real end (its ListOffsets answers the last batch's base offset + 1), so records of
+    an earlier run may come first and must not count."""
     seen = 0
+    tag = f'"bench-{run}'.encode()
     deadline = time.perf_counter() + timeout
     while seen < expected and time.perf_counter() < deadline:
         batches = await consumer.getmany(timeout_ms=200, max_records=5000)
-        seen += sum(len(records) for records in batches.values())
+        seen += sum(tag in (r.value or b"") for records in batches.values() for r in records)
     return seen
 
 
@@ -72,7 +76,10 @@ async def kafka_path(state: StackState, count: int) -> tuple[float, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=state.broker.url, enable_auto_commit=False)
     await consumer.start()
     await _end_offsets(consumer, ACCEPTED.name)
-    events = [(_event(f"tenant-{i % 200}", i), f"tenant-{i % 200}".encode()) for i in range(count)]
+    run = f"{uuid.uuid4().hex[:8]}-"
+    events = [
+        (_event(f"tenant-{i % 200}", i, run), f"tenant-{i % 200}".encode()) for i in range(count)
+    ]
     producer = AIOKafkaProducer(
         bootstrap_servers=state.broker.url, linger_ms=5, max_batch_size=256 * 1024
     )
@@ -82,7 +89,7 @@ async def kafka_path(state: StackState, count: int) -> tuple[float, int]:
         await asyncio.gather(
             *[await producer.send(INBOUND.name, value, key=key) for value, key in events]
         )
-        seen = await _count_until(consumer, count, timeout=300)
+        seen = await _count_until(consumer, count, timeout=300, run=run)
     finally:
         await producer.stop()
         await consumer.stop()

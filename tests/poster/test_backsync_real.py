@@ -6,9 +6,10 @@ import uuid
 
 import pytest
 from qbsync_core.records import QboPaymentNotice
+from qbsync_poster import storage
 from qbsync_poster.cdc import CdcPoller
 
-from tests.poster.conftest import Poster
+from tests.poster.conftest import QBO, Poster
 from tests.poster.helpers import customer_by_name, invoice, payment, tenant_id
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -133,3 +134,29 @@ class TestBackSyncFromCdc:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         assert [r["qbo_payment_id"] for r in _backsynced(poster, tenant)] == [theirs]
+
+    async def test_a_poll_whose_tokens_qbo_refuses_revokes_the_connection_err2(
+        self, poster: Poster
+    ) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        cdc = poster.resources.cdc
+        assert cdc is not None
+        assert await cdc.poll_guarded(tenant, realm) == 0  # connected: polls fine
+        # Intuit revokes the grant (the user disconnected the app in QuickBooks).
+        tokens = await poster.admin("POST", f"realms/{realm}/tokens")
+        resp = await poster.qbo.post(
+            f"{QBO}/oauth2/v1/tokens/revoke",
+            json={"token": tokens["refresh_token"]},
+            auth=("qbsync-dev", "qbsync-dev-secret"),
+        )
+        assert resp.status_code == 200
+        await poster.admin("POST", f"realms/{realm}/expire-tokens")
+
+        assert await cdc.poll_guarded(tenant, realm) == 0
+        stored = await storage.connection_for_tenant(poster.resources.ready().pool, tenant)
+        assert stored is not None
+        assert stored.status == "revoked"
+        assert stored.realm_id not in {
+            c.realm_id for c in await storage.active_connections(poster.resources.ready().pool)
+        }

@@ -24,7 +24,7 @@ def test_symbols_become_qbo_ids_and_amounts_decimals() -> None:
         ],
         "DocNumber": "0010",
     }
-    assert symbols(body) == ({"customer:t:c", "invoice:t:1"}, {"Room"})
+    assert symbols(body) == (frozenset({"customer:t:c", "invoice:t:1"}), frozenset({"Room"}))
     out = substitute(body, {"customer:t:c": "5", "invoice:t:1": "9"}, {"Room": "3"})
     assert out["CustomerRef"] == {"value": "5"}
     assert out["EntityRef"] == {"type": "Customer", "value": "5"}

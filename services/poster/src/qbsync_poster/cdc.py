@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import structlog
-from qbsync_qbo import QboEntity, QboError
+from qbsync_qbo import QboAuthError, QboEntity, QboError
 
 from qbsync_poster import storage
 from qbsync_poster.backsync import payment_record, publish_once
@@ -67,11 +67,21 @@ class CdcPoller:
         """Poll every active connection once; returns how many records were published."""
         published = 0
         for conn in await storage.active_connections(self._pool):
-            try:
-                published += await self.poll_realm(conn.tenant_id, conn.realm_id)
-            except (QboError, NotConnected) as exc:
-                log.warning("cdc poll of a realm failed", realm=conn.realm_id, error=str(exc))
+            published += await self.poll_guarded(conn.tenant_id, conn.realm_id)
         return published
+
+    async def poll_guarded(self, tenant_id: str, realm_id: str) -> int:
+        """`poll_realm`, with the realm's own failures logged rather than raised."""
+        try:
+            return await self.poll_realm(tenant_id, realm_id)
+        except QboAuthError as exc:
+            # Refused tokens (after the client's refreshes): the connection is revoked,
+            # as on the posting path, not tried again with every round (ERR-2).
+            log.warning("cdc poll: the realm's tokens were refused", realm=realm_id)
+            await self._connections.revoked(realm_id, str(exc))
+        except (QboError, NotConnected) as exc:
+            log.warning("cdc poll of a realm failed", realm=realm_id, error=str(exc))
+        return 0
 
     async def poll_realm(self, tenant_id: str, realm_id: str) -> int:
         """Back-sync one realm's payments changed since its cursor."""

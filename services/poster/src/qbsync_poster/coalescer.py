@@ -13,6 +13,7 @@ each other anyway.
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from qbsync_qbo import (
@@ -32,6 +33,41 @@ QUERY_REQUESTID_CHARS = 32
 WINDOW_S = 0.02
 """How long the first create of a group waits for others (a fraction of a request)."""
 
+MAX_WINDOW_S = 0.1
+"""The longest a group waits for chains that are still on their way to it."""
+
+STEP_S = 0.005
+
+
+def no_count() -> int:
+    """The running-chains count when nobody keeps one: wait the plain window."""
+    return 0
+
+
+async def gathered(
+    pending: Callable[[], int],
+    running: Callable[[], int],
+    window_s: float,
+    max_window_s: float = MAX_WINDOW_S,
+) -> None:
+    """Wait until a group may leave.
+
+    It leaves at once when every running chain of the realm is waiting in it; else after
+    `window_s`, or later while it is still growing (a loaded event loop can take longer
+    than the window to bring every chain here), but never after `max_window_s`. Waiting
+    for everyone matters with many realms: a group that leaves early sends its realm's
+    stragglers in a second, nearly empty request.
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    if pending() >= running() > 0:
+        return  # the only chain, or all of them
+    await asyncio.sleep(window_s)
+    size = 0
+    while size < pending() < running() and loop.time() - start < max_window_s:
+        size = pending()
+        await asyncio.sleep(STEP_S)
+
 
 class WriteCoalescer:
     """Sends the creates handed to `create` through `write_many`, one group at a time.
@@ -39,11 +75,18 @@ class WriteCoalescer:
     Args:
         client: The realm's client.
         window_s: Wait before a group leaves, so concurrent chains can join it.
+        running: How many of the realm's chains are running now (see `gathered`).
     """
 
-    def __init__(self, client: QboClient, window_s: float = WINDOW_S) -> None:
+    def __init__(
+        self,
+        client: QboClient,
+        window_s: float = WINDOW_S,
+        running: Callable[[], int] = no_count,
+    ) -> None:
         self._client = client
         self._window = window_s
+        self._running = running
         self._pending: list[tuple[WriteOp, asyncio.Future[QboEntity]]] = []
         self._runner: asyncio.Task[None] | None = None
 
@@ -59,7 +102,7 @@ class WriteCoalescer:
         # One group in flight per realm: parallel write_many calls would each hold batch
         # tokens their own singles may not need, wasting the 40/min batch budget.
         while self._pending:
-            await asyncio.sleep(self._window)
+            await gathered(lambda: len(self._pending), self._running, self._window)
             group, self._pending = self._pending, []
             await self._send(group)
 
@@ -99,11 +142,18 @@ class QueryCoalescer:
     Args:
         client: The realm's client.
         window_s: Wait before a group leaves, so concurrent look-ups can join it.
+        running: How many of the realm's chains are running now (see `gathered`).
     """
 
-    def __init__(self, client: QboClient, window_s: float = WINDOW_S) -> None:
+    def __init__(
+        self,
+        client: QboClient,
+        window_s: float = WINDOW_S,
+        running: Callable[[], int] = no_count,
+    ) -> None:
         self._client = client
         self._window = window_s
+        self._running = running
         self._pending: list[tuple[str, asyncio.Future[QueryPage]]] = []
         self._runners: set[asyncio.Task[None]] = set()
 
@@ -118,7 +168,7 @@ class QueryCoalescer:
         return await future
 
     async def _run(self) -> None:
-        await asyncio.sleep(self._window)
+        await gathered(lambda: len(self._pending), self._running, self._window)
         group, self._pending = self._pending, []
         try:
             if len(group) == 1:

@@ -15,7 +15,7 @@ look their entities up in QBO instead of creating them again.
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +53,7 @@ from qbsync_poster.outcomes import (
 )
 from qbsync_poster.publishing import Publisher
 from qbsync_poster.storage import LedgerRow
-from qbsync_poster.symbols import symbols
+from qbsync_poster.symbols import Symbols, symbols
 from qbsync_poster.tracing import command_span, record_outcome
 from qbsync_poster.work import BatchLedger, TenantLocks, Work
 
@@ -111,7 +111,9 @@ def parse(records: Sequence[Raw]) -> Parsed:
     return out
 
 
-def chains(commands: Sequence[PostingCommand]) -> list[list[PostingCommand]]:
+def chains(
+    commands: Sequence[PostingCommand], found: Mapping[str, Symbols] | None = None
+) -> list[list[PostingCommand]]:
     """Group one tenant's commands into chains that must run in order.
 
     Commands sharing an upstream ref (their own, a `depends_on` or a `$ref` other than
@@ -127,7 +129,7 @@ def chains(commands: Sequence[PostingCommand]) -> list[list[PostingCommand]]:
         return x
 
     for c in commands:
-        refs, _ = symbols(c.body)
+        refs, _ = found[c.command_id] if found else symbols(c.body)
         customer = c.customer.upstream_ref if c.customer else None
         linked = {c.upstream_ref, *c.depends_on, *(r for r in refs if r != customer)}
         root = find(c.upstream_ref)
@@ -139,8 +141,8 @@ def chains(commands: Sequence[PostingCommand]) -> list[list[PostingCommand]]:
     return list(groups.values())
 
 
-def _keys(command: PostingCommand) -> set[tuple[str, str]]:
-    refs, _ = symbols(command.body)
+def _keys(command: PostingCommand, found: Symbols) -> set[tuple[str, str]]:
+    refs = set(found[0])
     if command.customer is not None:
         refs.add(command.customer.upstream_ref)
     refs.update(command.depends_on)
@@ -202,12 +204,39 @@ async def _apply_actions(pool: asyncpg.Pool, actions: Sequence[OperatorAction]) 
             log.info("operator action not for the poster", action=action.action)
 
 
+async def _prefetch_items(
+    deps: Deps, commands: Sequence[PostingCommand], found: Mapping[str, Symbols]
+) -> dict[str, frozenset[str]]:
+    """Fill the realms' item ids from the name cache in one query for the whole batch.
+
+    Returns the names the cache does not have, per realm: their look-ups go to QBO without
+    a database round trip each, so on a realm's first contact the item look-up leaves in
+    the same `/batch` as the customer look-ups instead of alone after them.
+    """
+    wanted = {
+        (c.realm_id, name)
+        for c in commands
+        for name in found[c.command_id][1]
+        if name not in deps.items.get(c.realm_id, {})
+    }
+    cached = await storage.cached_ids(deps.pool, "Item", wanted)
+    missing: dict[str, set[str]] = defaultdict(set)
+    for realm_id, name in wanted:
+        if (realm_id, name) in cached:
+            deps.items.setdefault(realm_id, {})[name] = cached[(realm_id, name)]
+        else:
+            missing[realm_id].add(name)
+    return {realm: frozenset(names) for realm, names in missing.items()}
+
+
 async def _run_tenant(
     deps: Deps,
     ledger: BatchLedger,
     client: QboClient | NotConnected,
     commands: Sequence[PostingCommand],
     report: Callable[[PostingCommand, Done | Failure], None],
+    found: Mapping[str, Symbols],
+    items_not_cached: frozenset[str] | None = None,
 ) -> None:
     tenant_id, realm_id = commands[0].tenant_id, commands[0].realm_id
     if isinstance(client, NotConnected):
@@ -218,22 +247,33 @@ async def _run_tenant(
     async def revoked(reason: str) -> None:
         await deps.connections.revoked(realm_id, reason)
 
-    coalescer = WriteCoalescer(client) if deps.batch_writes else None
+    running = [0]  # chains past the gate and not finished: the coalescers wait for them
+
+    def count() -> int:
+        return running[0]
+
+    coalescer = WriteCoalescer(client, running=count) if deps.batch_writes else None
     work = Work(deps.pool, client, ledger, tenant_id, realm_id, revoked, coalescer)
     work.items = deps.items.setdefault(realm_id, {})
-    work.queries = QueryCoalescer(client) if deps.batch_writes else None
+    work.items_not_cached = items_not_cached or frozenset()
+    work.symbols = found
+    work.queries = QueryCoalescer(client, running=count) if deps.batch_writes else None
     gate = asyncio.Semaphore(deps.realm_concurrency)
 
     async def run_chain(chain: Sequence[PostingCommand]) -> None:
         async with gate:
-            for c in chain:
-                with command_span(deps.tracer, c) as span:
-                    outcome = await execute(work, c)
-                    record_outcome(span, outcome)
-                    report(c, outcome)
+            running[0] += 1
+            try:
+                for c in chain:
+                    with command_span(deps.tracer, c) as span:
+                        outcome = await execute(work, c)
+                        record_outcome(span, outcome)
+                        report(c, outcome)
+            finally:
+                running[0] -= 1
 
     try:
-        await _all(run_chain(chain) for chain in chains(commands))
+        await _all(run_chain(chain) for chain in chains(commands, found))
     finally:
         if coalescer is not None:
             await coalescer.close()
@@ -267,11 +307,13 @@ async def _handle(deps: Deps, parsed: Parsed, started: float) -> None:
     await _apply_actions(deps.pool, parsed.actions)
     commands = [c for c, _ in parsed.commands]
     raw_of = {c.command_id: raw for c, raw in parsed.commands}
-    keys = set().union(*(_keys(c) for c in commands)) if commands else set()
+    found = {c.command_id: symbols(c.body) for c in commands}
+    keys = set().union(*(_keys(c, found[c.command_id]) for c in commands)) if commands else set()
     rows = await storage.load_ledger(deps.pool, keys)
     done = await storage.done_commands(deps.pool, (c.command_id for c in commands))
     ledger = BatchLedger(rows, done)
     await storage.upsert_ledger(deps.pool, _pending_rows(ledger, commands))
+    not_cached = await _prefetch_items(deps, commands, found)
     prepared = time.perf_counter()
 
     posted: list[tuple[str, BaseModel]] = []
@@ -289,7 +331,10 @@ async def _handle(deps: Deps, parsed: Parsed, started: float) -> None:
     for c in commands:
         by_tenant[c.tenant_id].append(c)
     clients = await deps.connections.clients_for({t: cs[0].realm_id for t, cs in by_tenant.items()})
-    await _all(_run_tenant(deps, ledger, clients[t], cs, report) for t, cs in by_tenant.items())
+    await _all(
+        _run_tenant(deps, ledger, clients[t], cs, report, found, not_cached.get(cs[0].realm_id))
+        for t, cs in by_tenant.items()
+    )
     executed = time.perf_counter()
     await storage.save_outcomes(deps.pool, ledger.changed_rows(), ledger.finished)
     saved = time.perf_counter()

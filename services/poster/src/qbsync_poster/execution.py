@@ -34,7 +34,13 @@ from qbsync_qbo import (
     select,
 )
 
-from qbsync_poster.lookups import check_customer, ensure_item, item_id, resolve_customer
+from qbsync_poster.lookups import (
+    check_customer,
+    ensure_item,
+    item_id,
+    item_lock,
+    resolve_customer,
+)
 from qbsync_poster.outcomes import (
     MARKER_PREFIX,
     CommandFailed,
@@ -139,18 +145,31 @@ async def _already_done(work: Work, command: PostingCommand) -> Done | None:
 
 
 async def _resolve(work: Work, command: PostingCommand, body: dict[str, Any]) -> dict[str, Any]:
-    refs, items = symbols(body)
+    refs, items = work.symbols.get(command.command_id) or symbols(body)
     ids: dict[str, str] = {}
     customer = command.customer.upstream_ref if command.customer is not None else None
     # Items and the customer are looked up at once: on a realm's first contact the look-ups
-    # then leave together in one /batch instead of one round trip after the other.
+    # then leave together in one /batch instead of one round trip after the other. Only
+    # the chain that will do a look-up needs that; one already under way is waited for.
     ordered = sorted(items)
-    names_task = asyncio.gather(*(item_id(work, n) for n in ordered), return_exceptions=True)
+    lookups = {
+        n: asyncio.ensure_future(item_id(work, n))
+        for n in ordered
+        if n not in work.items and not work.lock(item_lock(n)).locked()
+    }
     try:
         if customer in refs and command.customer is not None:
             ids[customer] = await resolve_customer(work, command, command.customer)
     finally:
-        found = await names_task  # never left running, even when the customer failed
+        # Never left running, even when the customer failed (their errors come next).
+        answers = await asyncio.gather(*lookups.values(), return_exceptions=True)
+        found = dict(zip(lookups, answers, strict=True))
+    names: dict[str, str] = {}
+    for name in ordered:
+        value = found[name] if name in found else await item_id(work, name)
+        if isinstance(value, BaseException):
+            raise value
+        names[name] = value
     for ref in sorted(refs):
         if ref == customer:
             continue
@@ -164,11 +183,6 @@ async def _resolve(work: Work, command: PostingCommand, body: dict[str, Any]) ->
                 retriable=True,
             )
         ids[ref] = row.qbo_id
-    names: dict[str, str] = {}
-    for name, value in zip(ordered, found, strict=True):
-        if isinstance(value, BaseException):
-            raise value
-        names[name] = value
     try:
         resolved: dict[str, Any] = substitute(body, ids, names)
     except Unresolved as exc:  # pragma: no cover - every symbol was resolved above

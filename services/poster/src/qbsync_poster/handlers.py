@@ -55,6 +55,8 @@ def build_router(resources: Resources) -> KafkaRouter:
             max_records=settings.kafka_max_records,
             # Room for a whole consumed batch of ~1 KB commands in one fetch.
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            fetch_min_bytes=settings.kafka_fetch_min_bytes,
+            fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             auto_offset_reset="earliest",
             decoder=raw_only,
             parser=tolerant_headers,

@@ -75,10 +75,13 @@ async def resolve_customer(work: Work, command: PostingCommand, res: CustomerRes
         CommandFailed: Account error: no match and no auto-create (CUS-6), several
             matches, or the only match is inactive (CUS-7).
     """
+    row = work.ledger.get(work.tenant_id, res.upstream_ref)
+    if row is not None and row.qbo_id and row.state == "posted":
+        return row.qbo_id  # CUS-5: once linked, never searched again (no lock needed)
     async with work.lock(f"customer:{res.upstream_ref}"):
         row = work.ledger.get(work.tenant_id, res.upstream_ref)
         if row is not None and row.qbo_id and row.state == "posted":
-            return row.qbo_id  # CUS-5: once linked, never searched again
+            return row.qbo_id  # linked by another chain while this one waited
         column, value = _criteria(res)
         if not value:
             raise fail(
@@ -158,6 +161,11 @@ async def check_customer(work: Work, customer_ref: str) -> str | None:
     return None
 
 
+def item_lock(name: str) -> str:
+    """The name of the lock a look-up of item `name` holds."""
+    return f"item:{name.casefold()}"
+
+
 async def item_id(work: Work, name: str) -> str:
     """The QBO id of the item named `name` (memory, then the name cache, then QBO).
 
@@ -166,14 +174,16 @@ async def item_id(work: Work, name: str) -> str:
     """
     if name in work.items:
         return work.items[name]
-    async with work.lock(f"item:{name.casefold()}"):
+    async with work.lock(item_lock(name)):
         return await _item_id(work, name)
 
 
 async def _item_id(work: Work, name: str) -> str:
     if name in work.items:
         return work.items[name]  # another chain looked it up while this one waited
-    cached = await storage.cached_id(work.pool, work.realm_id, "Item", name)
+    cached = None
+    if name not in work.items_not_cached:
+        cached = await storage.cached_id(work.pool, work.realm_id, "Item", name)
     if cached is None:
         page = await work.query(select("Item", {"Name": name}))
         if not page.entities:
@@ -191,7 +201,7 @@ async def _item_id(work: Work, name: str) -> str:
 async def ensure_item(work: Work, command: PostingCommand) -> QboEntity:
     """Find the command's item by Name, or create it from the body (DOC-4)."""
     name = str(command.body.get("Name", ""))
-    async with work.lock(f"item:{name.casefold()}"):
+    async with work.lock(item_lock(name)):
         page = await work.client.query(select("Item", {"Name": name, "Active": ANY_ACTIVE}))
         found = page.entities
         if found and found[0].get("Active", True) is False:

@@ -25,6 +25,17 @@ class PosterSettings(QbsyncSettings):
         default=COMMANDS.name, description="Topic of posting commands (tests use their own)."
     )
     kafka_max_records: int = Field(default=500, description="Records per consumed batch.")
+    kafka_fetch_min_bytes: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Bytes a fetch waits for (up to kafka_fetch_max_wait_ms). Larger: fuller batches "
+            "under a burst, so fewer and fuller /batch requests per realm."
+        ),
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500, ge=0, description="Longest a fetch waits for kafka_fetch_min_bytes."
+    )
     consumers: int = Field(
         default=1,
         ge=1,

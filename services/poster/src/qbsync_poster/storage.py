@@ -286,6 +286,27 @@ async def cached_id(db: Executor, realm_id: str, kind: str, name: str) -> str | 
     return value
 
 
+async def cached_ids(
+    db: Executor, kind: str, names: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """Cached QBO ids of many (realm, name) pairs at once, keyed by the pairs as given."""
+    wanted = {(realm, name.casefold()): (realm, name) for realm, name in names}
+    if not wanted:
+        return {}
+    keys = sorted(wanted)
+    rows = await db.fetch(
+        """
+        SELECT c.realm_id, c.name_key, c.qbo_id FROM name_cache c
+        JOIN unnest($2::text[], $3::text[]) AS k(r, n) ON c.realm_id = k.r AND c.name_key = k.n
+        WHERE c.kind = $1
+        """,
+        kind,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {wanted[(r["realm_id"], r["name_key"])]: r["qbo_id"] for r in rows}
+
+
 async def cache_id(db: Executor, realm_id: str, kind: str, name: str, qbo_id: str) -> None:
     """Remember the QBO id of a list entity by name."""
     await db.execute(

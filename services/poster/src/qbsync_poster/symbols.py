@@ -27,11 +27,15 @@ NUMERIC_FIELDS = frozenset(
 )
 
 
+Symbols = tuple[frozenset[str], frozenset[str]]
+"""A body's upstream refs and item names."""
+
+
 class Unresolved(LookupError):
     """A `$ref` or `$item` has no QBO id yet."""
 
 
-def symbols(body: Any) -> tuple[set[str], set[str]]:
+def symbols(body: Any) -> Symbols:
     """The upstream refs and item names a body refers to.
 
     Args:
@@ -43,28 +47,31 @@ def symbols(body: Any) -> tuple[set[str], set[str]]:
     refs: set[str] = set()
     items: set[str] = set()
     # A loop over containers only (no call per scalar): this runs three times per command.
+    # Exact type checks: bodies are parsed JSON, and isinstance's ABC path is the cost here.
     todo = [body]
     while todo:
         node = todo.pop()
-        if isinstance(node, dict):
+        kind = type(node)
+        if kind is dict:
             ref, item = node.get("$ref"), node.get("$item")
-            if isinstance(ref, str):
+            if type(ref) is str:
                 refs.add(ref)
-            if isinstance(item, str):
+            if type(item) is str:
                 items.add(item)
-            todo.extend(v for v in node.values() if isinstance(v, (dict, list)))
-        elif isinstance(node, list):
-            todo.extend(v for v in node if isinstance(v, (dict, list)))
-    return refs, items
+            values = node.values()
+        elif kind is list:
+            values = node
+        else:
+            continue
+        todo += [v for v in values if type(v) is dict or type(v) is list]
+    return frozenset(refs), frozenset(items)
 
 
-def _number(key: str, value: Any) -> Any:
-    if key in NUMERIC_FIELDS and isinstance(value, str):
-        try:
-            return Decimal(value)
-        except InvalidOperation:
-            return value
-    return value
+def _number(value: str) -> Decimal | str:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        return value
 
 
 def substitute(body: Any, refs: Mapping[str, str], items: Mapping[str, str]) -> Any:
@@ -75,7 +82,8 @@ def substitute(body: Any, refs: Mapping[str, str], items: Mapping[str, str]) -> 
     """
 
     def one(key: str | None, node: Any) -> Any:
-        if isinstance(node, dict):
+        kind = type(node)  # exact types: bodies are parsed JSON (see `symbols`)
+        if kind is dict:
             if "$ref" in node:
                 ref = node["$ref"]
                 if ref not in refs:
@@ -91,8 +99,10 @@ def substitute(body: Any, refs: Mapping[str, str], items: Mapping[str, str]) -> 
                 rest = {k: v for k, v in node.items() if k != "$item"}
                 return {**rest, "value": items[name]}
             return {k: one(k, v) for k, v in node.items()}
-        if isinstance(node, list):
+        if kind is list:
             return [one(key, v) for v in node]
-        return _number(key or "", node)
+        if kind is str and key in NUMERIC_FIELDS:
+            return _number(node)
+        return node
 
     return one(None, body)

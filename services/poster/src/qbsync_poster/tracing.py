@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
+from opentelemetry import context as otel_context
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer, set_span_in_context
 from qbsync_core.commands import PostingCommand
 from qbsync_core.tracing import parent_context
 
@@ -22,18 +23,32 @@ from qbsync_poster.outcomes import Failure
 
 @contextmanager
 def command_span(tracer: Tracer, command: PostingCommand) -> Iterator[Span]:
-    """The current span while `command` executes, in the trace of its event."""
-    with tracer.start_as_current_span(
-        "poster.post",
-        context=parent_context(command.traceparent),
-        attributes={
-            "qbsync.tenant_id": command.tenant_id,
-            "qbsync.event_id": command.event_id,
-            "qbsync.command_id": command.command_id,
-            "qbsync.operation": f"{command.operation}:{command.entity}",
-        },
-    ) as span:
+    """The current span while `command` executes, in the trace of its event.
+
+    Spelled out rather than `start_as_current_span`: this runs for every command, and
+    the attributes are only built when the span records (tracing on).
+    """
+    span = tracer.start_span("poster.post", context=parent_context(command.traceparent))
+    if span.is_recording():
+        span.set_attributes(
+            {
+                "qbsync.tenant_id": command.tenant_id,
+                "qbsync.event_id": command.event_id,
+                "qbsync.command_id": command.command_id,
+                "qbsync.operation": f"{command.operation}:{command.entity}",
+            }
+        )
+    token = otel_context.attach(set_span_in_context(span))
+    try:
         yield span
+    except BaseException as exc:
+        if span.is_recording():
+            span.record_exception(exc)
+            span.set_status(StatusCode.ERROR, type(exc).__name__)
+        raise
+    finally:
+        otel_context.detach(token)
+        span.end()
 
 
 def record_outcome(span: Span, outcome: object) -> None:

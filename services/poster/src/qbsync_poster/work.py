@@ -6,7 +6,7 @@ before the batch's Kafka offsets are committed.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +16,7 @@ from qbsync_qbo import QboClient, QboEntity, QueryPage, Select
 
 from qbsync_poster.coalescer import QueryCoalescer, WriteCoalescer
 from qbsync_poster.storage import DoneCommand, LedgerRow
+from qbsync_poster.symbols import Symbols
 
 Key = tuple[str, str]
 
@@ -96,6 +97,10 @@ class Work:
     coalescer: WriteCoalescer | None = None
     queries: QueryCoalescer | None = None
     items: dict[str, str] = field(default_factory=dict)
+    symbols: Mapping[str, Symbols] = field(default_factory=dict)
+    """The refs and item names of each command of the batch, by command id (found once)."""
+    items_not_cached: frozenset[str] = frozenset()
+    """Item names this batch already found missing from the name cache (ask QBO at once)."""
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def create(self, entity_type: str, body: dict[str, Any], requestid: str) -> QboEntity:
@@ -112,4 +117,7 @@ class Work:
 
     def lock(self, name: str) -> asyncio.Lock:
         """A lock per name (customer or item), so concurrent documents create it once."""
-        return self._locks.setdefault(name, asyncio.Lock())
+        lock = self._locks.get(name)
+        if lock is None:
+            lock = self._locks[name] = asyncio.Lock()
+        return lock

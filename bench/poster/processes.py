@@ -1,0 +1,260 @@
+"""The many-realm scenario with the poster as its own processes, as it is deployed.
+
+Production runs two poster replicas in one consumer group (deploy/k8s/base/poster.yaml):
+each takes half the partitions of qbsync.commands.v1, and a tenant is keyed to one
+partition, so one realm's commands (and its limiter) stay in one process. Here the
+posters (`python -m qbsync_poster`) share the 2 cores with the broker, PostgreSQL, the
+emulator and this load generator, whose own work (building and serialising the commands)
+is done before the clock starts.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from cryptography.fernet import Fernet
+from qbsync_core.commands import PostingCommand
+from qbsync_core.db import create_pool, migrate
+from qbsync_core.topics import COMMANDS, POSTED
+from qbsync_poster.connections import Connections
+from qbsync_poster.migrations_path import MIGRATIONS, SCHEMA
+from qbsync_poster.settings import PosterSettings
+from qbsync_qbo import TokenSet
+
+from bench.poster.chaos import _spawn
+
+Factory = Callable[[str, str, int, int], PostingCommand]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent busy so far (Linux /proc/stat): the whole stack."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_program() -> dict[str, float]:
+    """CPU seconds so far of every process on the machine, summed by program name."""
+    out: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            name = text[text.index("(") + 1 : text.rindex(")")]
+            fields = text.rsplit(")", 1)[1].split()
+            ticks = int(fields[11]) + int(fields[12])
+            out[name] = out.get(name, 0.0) + ticks / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+@contextlib.contextmanager
+def posters(
+    env: dict[str, str], count: int, base: Path, port: Callable[[], int]
+) -> Iterator[list[tuple[subprocess.Popen[bytes], int]]]:
+    procs = [
+        (_spawn(env, p, base / f"poster-many-{i}.log"), p)
+        for i, p in enumerate(port() for _ in range(count))
+    ]
+    try:
+        yield procs
+    finally:
+        for proc, _ in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc, _ in procs:
+            proc.wait(30)
+
+
+def _profilers(pids: list[int], out_dir: str | None) -> list[subprocess.Popen[bytes]]:
+    """BENCH_PYSPY=<dir>: sample each poster with py-spy (collapsed stacks) while timed."""
+    if not out_dir:
+        return []
+    return [
+        subprocess.Popen(
+            [
+                "py-spy",
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--rate",
+                "250",
+                "-o",
+                str(Path(out_dir) / f"poster-{i}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for i, pid in enumerate(pids)
+    ]
+
+
+async def _group_settled(bootstrap: str, group: str, members: int, timeout: float) -> None:
+    """Wait until the group has `members` members sharing every partition of the topic.
+
+    Timing starts after the join: group joins take seconds on the embedded broker.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    deadline = time.perf_counter() + timeout
+    try:
+        while time.perf_counter() < deadline:
+            described = await admin.describe_consumer_groups([group])
+            groups = getattr(described[0], "groups", [])
+            if groups:
+                state, group_members = groups[0][2], groups[0][5]
+                if state == "Stable" and len(group_members) == members:
+                    return
+            await asyncio.sleep(0.5)
+    finally:
+        await admin.close()
+    raise RuntimeError(f"{members} posters did not settle in group {group}")
+
+
+async def many_realms_processes(
+    stack: Any,
+    factory: Factory,
+    base: Path,
+    port: Callable[[], int],
+    *,
+    realms: int,
+    per_realm: int,
+    count: int,
+) -> tuple[str, str]:
+    """Run the scenario; returns (Markdown row, a CPU line for stderr)."""
+    await stack.admin("POST", "limits", {"enabled": False})
+    await stack.admin("POST", "latency", {"fixed_ms": 0})
+    key = Fernet.generate_key().decode()
+    group = f"bench-many-{uuid.uuid4().hex[:6]}"
+    settings = PosterSettings(
+        kafka_bootstrap_servers=stack.bootstrap,
+        database_url=stack.database_url,
+        token_keys=key,  # type: ignore[arg-type]
+        qbo_base_url=stack.qbo,
+        oauth_token_url=f"{stack.qbo}/oauth2/v1/tokens/bearer",
+    )
+    await migrate(stack.database_url, SCHEMA, MIGRATIONS)
+    pool = await create_pool(stack.database_url, SCHEMA, max_size=2)
+    commands: list[PostingCommand] = []
+    realm_ids: list[str] = []
+    async with httpx.AsyncClient() as http:
+        connections = Connections(pool, http, settings)
+        for i in range(realms):
+            tenant = f"{group}-{i}"
+            realm = str((await stack.admin("POST", "realms", {"name": tenant}))["realm_id"])
+            tokens = await stack.admin("POST", f"realms/{realm}/tokens")
+            await connections.connect_with_tokens(
+                tenant,
+                TokenSet(
+                    realm_id=realm,
+                    access_token=tokens["access_token"],
+                    refresh_token=tokens["refresh_token"],
+                    expires_at=datetime.now(UTC) + timedelta(seconds=3600),
+                ),
+            )
+            realm_ids.append(realm)
+            commands += [factory(tenant, realm, n, 5) for n in range(per_realm)]
+    await pool.close()
+    payloads = [(c.model_dump_json().encode(), c.tenant_id.encode()) for c in commands]
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
+        "DATABASE_URL": stack.database_url,
+        "QBSYNC_KAFKA_IDEMPOTENT_PRODUCER": "false",
+        "QBSYNC_QBO_BASE_URL": stack.qbo,
+        "QBSYNC_QBO_TOKEN_URL": f"{stack.qbo}/oauth2/v1/tokens/bearer",
+        "QBSYNC_POSTER_TOKEN_KEYS": key,
+        "QBSYNC_POSTER_GROUP_ID": group,
+        "QBSYNC_POSTER_LIMITS_ENABLED": "false",
+        "QBSYNC_POSTER_KAFKA_MAX_RECORDS": "2000",
+        "QBSYNC_POSTER_CDC_INTERVAL_S": "0",
+        "QBSYNC_LOG_LEVEL": os.environ.get("BENCH_POSTER_LOG_LEVEL", "WARNING"),
+    }
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    parts = [TopicPartition(POSTED.name, p) for p in range(POSTED.partitions)]
+    consumer.assign(parts)
+    await consumer.seek_to_end(*parts)  # may land early on Tansu: older records are ignored
+    for tp in parts:
+        await consumer.position(tp)
+    producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=5)
+    await producer.start()
+    with posters(env, count, base, port) as procs:
+        await _group_settled(stack.bootstrap, group, count, timeout=120)
+        pids = [proc.pid for proc, _ in procs]
+        spies = _profilers(pids, os.environ.get("BENCH_PYSPY"))
+        cpu_before = [cpu_seconds(p) for p in [*pids, stack.qbo_pid]]
+        busy = machine_busy_seconds()
+        programs = cpu_by_program()
+        wanted = {c.command_id for c in commands}
+        started = time.perf_counter()
+        try:
+            futures = [
+                await producer.send(
+                    COMMANDS.name,
+                    value,
+                    key=key_bytes,
+                    headers=[("qbsync-kind", b"posting-command")],
+                )
+                for value, key_bytes in payloads
+            ]
+            await asyncio.gather(*futures)
+            while wanted and time.perf_counter() - started < 600:
+                batches = await consumer.getmany(timeout_ms=100, max_records=5000)
+                for records in batches.values():
+                    for r in records:
+                        wanted.discard(json.loads(r.value or b"{}").get("command_id", ""))
+            seconds = time.perf_counter() - started
+        finally:
+            await producer.stop()
+            await consumer.stop()
+            for spy in spies:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
+        if wanted:
+            raise RuntimeError(f"{len(wanted)} commands not posted within 600 s")
+        cpu = [cpu_seconds(p) - b for p, b in zip([*pids, stack.qbo_pid], cpu_before, strict=True)]
+        busy = machine_busy_seconds() - busy
+        after = cpu_by_program()
+        spent = {k: v - programs.get(k, 0.0) for k, v in after.items()}
+        top = sorted(spent.items(), key=lambda kv: -kv[1])[:6]
+    rate = len(commands) / seconds
+    stats = (await stack.admin("GET", "stats"))["realms"]
+    requests = sum(stats.get(r, {}).get("requests", 0) for r in realm_ids)
+    poster_cpu = sum(cpu[:-1])
+    line = (
+        f"many realms, {count} poster processes (from "
+        f"{datetime.fromtimestamp(time.time() - seconds, UTC):%H:%M:%S.%f}): "
+        f"{requests:,} QBO requests; {seconds:.1f} s "
+        f"wall; CPU: posters {' + '.join(f'{c:.1f}' for c in cpu[:-1])} s "
+        f"({poster_cpu / len(commands) * 1000:.2f} ms/command), emulator {cpu[-1]:.1f} s, "
+        f"whole machine {busy:.1f} s ({busy / seconds / (os.cpu_count() or 1):.0%} of "
+        f"{os.cpu_count()} cores); by program: " + ", ".join(f"{k} {v:.1f} s" for k, v in top)
+    )
+    row = (
+        f"| {realms} realms, limits off, no latency, {count} poster processes | "
+        f"{len(commands):,} commands in {seconds:.1f} s | **{rate:,.0f} commands/s**; CPU: "
+        f"posters {poster_cpu / len(commands) * 1000:.2f} ms/command, emulator "
+        f"{cpu[-1] / len(commands) * 1000:.2f} ms/command, whole machine "
+        f"{busy / seconds / (os.cpu_count() or 1):.0%} busy | goal >= 2,000/s: "
+        f"{'met' if rate >= 2000 else 'NOT met'} |"
+    )
+    return row, line
