@@ -12,6 +12,7 @@ where the answer's Retry-After is rewritten).
 """
 
 import asyncio
+import ctypes
 import json
 import os
 import signal
@@ -38,6 +39,7 @@ REALMS = 20
 INVOICES = 150
 PAYMENTS = 100
 KILLS = 3
+PR_SET_PDEATHSIG = 1
 
 
 def payment(inv: PostingCommand, index: int) -> PostingCommand:
@@ -72,6 +74,11 @@ def payment(inv: PostingCommand, index: int) -> PostingCommand:
     )
 
 
+def _die_with_parent() -> None:
+    """In the child: SIGKILL it when the bench dies (even by SIGKILL or `timeout`)."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _spawn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     out = log.open("ab")
     return subprocess.Popen(
@@ -80,6 +87,7 @@ def _spawn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=_die_with_parent,  # prctl only: safe before exec
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cryptography.fernet import Fernet
 from qbsync_core.commands import PostingCommand
 from qbsync_core.db import create_pool, migrate
@@ -188,6 +188,17 @@ async def many_realms_processes(
         "QBSYNC_POSTER_CDC_INTERVAL_S": "0",
         "QBSYNC_LOG_LEVEL": os.environ.get("BENCH_POSTER_LOG_LEVEL", "WARNING"),
     }
+    # A topic per run: a new group reads from the start, and must not redo the last run's.
+    topic = f"bench.commands.{group}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(topic, num_partitions=COMMANDS.partitions, replication_factor=1)]
+        )
+    finally:
+        await admin.close()
+    env["QBSYNC_POSTER_COMMANDS_TOPIC"] = topic
     consumer = AIOKafkaConsumer(bootstrap_servers=stack.bootstrap, enable_auto_commit=False)
     await consumer.start()
     parts = [TopicPartition(POSTED.name, p) for p in range(POSTED.partitions)]
@@ -209,7 +220,7 @@ async def many_realms_processes(
         try:
             futures = [
                 await producer.send(
-                    COMMANDS.name,
+                    topic,
                     value,
                     key=key_bytes,
                     headers=[("qbsync-kind", b"posting-command")],

@@ -1,10 +1,15 @@
 """Every QBO fault path of the poster leads to its outcome (issue 7, ERR-2, DOC-10, CUS-7)."""
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 from qbsync_core.commands import CustomerResolution, Entity, MatchStrategy, Operation
 from qbsync_core.records import CONNECTION_FIELD
+from qbsync_poster.connections import Connections
+from qbsync_qbo import TokenSet
 
 from tests.poster.conftest import QBO, Poster
 from tests.poster.helpers import (
@@ -184,6 +189,38 @@ class TestConnection:
         connections = poster.resources.ready().connections
         stored = await connections.client_for(tenant)
         assert stored.realm_id == realm
+
+    async def test_tokens_no_configured_key_opens_fail_that_tenant_only_err2(
+        self, poster: Poster
+    ) -> None:
+        """A tenant stored under a key that was since removed: its commands are Account
+        errors naming the key setting; the batch (and its other tenants) goes on."""
+        locked_out, fine = tenant_id(), tenant_id()
+        realm_a, realm_b = await poster.realm(), await poster.connected_realm(fine)
+        old_key = SecretStr(Fernet.generate_key().decode())
+        deps = poster.resources.ready()
+        elsewhere = Connections(
+            deps.pool, poster.qbo, poster.settings.model_copy(update={"token_keys": old_key})
+        )
+        tokens = await poster.admin("POST", f"realms/{realm_a}/tokens")
+        await elsewhere.connect_with_tokens(
+            locked_out,
+            TokenSet(
+                realm_id=realm_a,
+                access_token=tokens["access_token"],
+                refresh_token=tokens["refresh_token"],
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            ),
+        )
+        bad = invoice(locked_out, realm_a, "k-1", "1", customer_by_name(locked_out, "Key Co"))
+        good = invoice(fine, realm_b, "k-2", "2", customer_by_name(fine, "Fine Co"))
+        outcomes = await poster.run([bad, good])
+        assert outcomes[good.command_id].kind == "posted"
+        failed = outcomes[bad.command_id]
+        assert failed.kind == "error"
+        assert failed.record["category"] == "Account"
+        assert failed.record["reasons"][0]["field"] == CONNECTION_FIELD
+        assert "QBSYNC_POSTER_TOKEN_KEYS" in failed.record["cause"]
 
     async def test_revoked_connection_is_one_account_error_per_command_not_retries_err2(
         self, poster: Poster

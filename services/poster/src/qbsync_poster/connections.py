@@ -23,7 +23,7 @@ from qbsync_qbo import (
 )
 
 from qbsync_poster import storage
-from qbsync_poster.crypto import TokenCipher
+from qbsync_poster.crypto import InvalidToken, TokenCipher
 from qbsync_poster.settings import QBO_SCOPE, PosterSettings
 
 
@@ -192,7 +192,17 @@ class Connections:
             )
         cached = self._realms.get(stored.realm_id)
         if cached is None:
-            oauth = self._oauth(self._store.open(stored.tokens))
+            try:
+                tokens = self._store.open(stored.tokens)
+            except InvalidToken as exc:
+                # One tenant's unreadable tokens must not hold up the batch: its commands
+                # fail as Account errors (resync once the key is back), the others post.
+                raise NotConnected(
+                    f"the stored QuickBooks Online tokens of tenant {tenant_id} cannot be "
+                    "decrypted with the configured keys (QBSYNC_POSTER_TOKEN_KEYS): restore "
+                    "the key that encrypted them, or reconnect the tenant"
+                ) from exc
+            oauth = self._oauth(tokens)
             client = QboClient(
                 self._settings.qbo_base_url,
                 stored.realm_id,
