@@ -91,12 +91,9 @@ def _spawn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
     )
 
 
-async def run_chaos(
-    stack: Any, invoice_factory: Any, base: Path, port: int, *, kills_wanted: int = KILLS
-) -> tuple[str, bool]:
-    """Run the scenario; returns (Markdown table row, every realm exactly once)."""
-    key = Fernet.generate_key().decode()
-    group = f"bench-chaos-{os.getpid()}-{int(time.time())}"
+async def connect_realms(stack: Any, key: str, tenants: list[str]) -> list[str]:
+    """Create a realm in the emulator per tenant and store its tokens (under `key`) as a
+    connection, the way the poster processes will read them. Returns the realm ids."""
     settings = PosterSettings(
         kafka_bootstrap_servers=stack.bootstrap,
         database_url=stack.database_url,
@@ -104,34 +101,33 @@ async def run_chaos(
         qbo_base_url=stack.qbo,
         oauth_token_url=f"{stack.qbo}/oauth2/v1/tokens/bearer",
     )
-    await stack.admin("POST", "limits", {"enabled": True, "reset_windows": True})
-    await stack.admin("POST", "latency", {"fixed_ms": 0})
     await migrate(stack.database_url, SCHEMA, MIGRATIONS)
     pool = await create_pool(stack.database_url, SCHEMA, max_size=2)
-    commands: list[PostingCommand] = []
     realms: list[str] = []
-    async with httpx.AsyncClient() as http:
-        connections = Connections(pool, http, settings)
-        for r in range(REALMS):
-            tenant = f"chaos-{group}-{r}"
-            realm = str((await stack.admin("POST", "realms", {"name": tenant}))["realm_id"])
-            tokens = await stack.admin("POST", f"realms/{realm}/tokens")
-            await connections.connect_with_tokens(
-                tenant,
-                TokenSet(
-                    realm_id=realm,
-                    access_token=tokens["access_token"],
-                    refresh_token=tokens["refresh_token"],
-                    expires_at=datetime.now(UTC) + timedelta(seconds=3600),
-                ),
-            )
-            realms.append(realm)
-            invoices = [invoice_factory(tenant, realm, i, 10) for i in range(INVOICES)]
-            pays = [payment(invoices[i], i) for i in range(PAYMENTS)]
-            pairs = [c for pair in zip(invoices[:PAYMENTS], pays, strict=True) for c in pair]
-            commands += pairs + invoices[PAYMENTS:]
-    await pool.close()
-    env = {
+    try:
+        async with httpx.AsyncClient() as http:
+            connections = Connections(pool, http, settings)
+            for tenant in tenants:
+                realm = str((await stack.admin("POST", "realms", {"name": tenant}))["realm_id"])
+                tokens = await stack.admin("POST", f"realms/{realm}/tokens")
+                await connections.connect_with_tokens(
+                    tenant,
+                    TokenSet(
+                        realm_id=realm,
+                        access_token=tokens["access_token"],
+                        refresh_token=tokens["refresh_token"],
+                        expires_at=datetime.now(UTC) + timedelta(seconds=3600),
+                    ),
+                )
+                realms.append(realm)
+    finally:
+        await pool.close()
+    return realms
+
+
+def poster_env(stack: Any, key: str, group: str, **extra: str) -> dict[str, str]:
+    """The environment of a `python -m qbsync_poster` process of the bench's stack."""
+    return {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
         "DATABASE_URL": stack.database_url,
@@ -140,13 +136,37 @@ async def run_chaos(
         "QBSYNC_QBO_TOKEN_URL": f"{stack.qbo}/oauth2/v1/tokens/bearer",
         "QBSYNC_POSTER_TOKEN_KEYS": key,
         "QBSYNC_POSTER_GROUP_ID": group,
-        "QBSYNC_POSTER_RETRY_MAX_ATTEMPTS": "10",
-        "QBSYNC_POSTER_RETRY_INITIAL_S": "0.05",
-        "QBSYNC_POSTER_RETRY_MAX_S": "1",
-        # An injected "drop" leaves the socket open mid-body: fail it fast.
-        "QBSYNC_POSTER_QBO_TIMEOUT_S": "2",
-        "QBSYNC_LOG_LEVEL": os.environ.get("BENCH_CHAOS_LOG_LEVEL", "WARNING"),
+        **extra,
     }
+
+
+async def run_chaos(
+    stack: Any, invoice_factory: Any, base: Path, port: int, *, kills_wanted: int = KILLS
+) -> tuple[str, bool]:
+    """Run the scenario; returns (Markdown table row, every realm exactly once)."""
+    key = Fernet.generate_key().decode()
+    group = f"bench-chaos-{os.getpid()}-{int(time.time())}"
+    await stack.admin("POST", "limits", {"enabled": True, "reset_windows": True})
+    await stack.admin("POST", "latency", {"fixed_ms": 0})
+    tenants = [f"chaos-{group}-{r}" for r in range(REALMS)]
+    realms = await connect_realms(stack, key, tenants)
+    commands: list[PostingCommand] = []
+    for tenant, realm in zip(tenants, realms, strict=True):
+        invoices = [invoice_factory(tenant, realm, i, 10) for i in range(INVOICES)]
+        pays = [payment(invoices[i], i) for i in range(PAYMENTS)]
+        pairs = [c for pair in zip(invoices[:PAYMENTS], pays, strict=True) for c in pair]
+        commands += pairs + invoices[PAYMENTS:]
+    env = poster_env(
+        stack,
+        key,
+        group,
+        QBSYNC_POSTER_RETRY_MAX_ATTEMPTS="10",
+        QBSYNC_POSTER_RETRY_INITIAL_S="0.05",
+        QBSYNC_POSTER_RETRY_MAX_S="1",
+        # An injected "drop" leaves the socket open mid-body: fail it fast.
+        QBSYNC_POSTER_QBO_TIMEOUT_S="2",
+        QBSYNC_LOG_LEVEL=os.environ.get("BENCH_CHAOS_LOG_LEVEL", "WARNING"),
+    )
     await stack.admin(
         "POST",
         "faults",

@@ -17,23 +17,17 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cryptography.fernet import Fernet
 from qbsync_core.commands import PostingCommand
-from qbsync_core.db import create_pool, migrate
 from qbsync_core.topics import COMMANDS, POSTED
-from qbsync_poster.connections import Connections
-from qbsync_poster.migrations_path import MIGRATIONS, SCHEMA
-from qbsync_poster.settings import PosterSettings
-from qbsync_qbo import TokenSet
 
-from bench.poster.chaos import _spawn
+from bench.poster.chaos import _spawn, connect_realms, poster_env
 
 Factory = Callable[[str, str, int, int], PostingCommand]
 
@@ -144,50 +138,23 @@ async def many_realms_processes(
     await stack.admin("POST", "latency", {"fixed_ms": 0})
     key = Fernet.generate_key().decode()
     group = f"bench-many-{uuid.uuid4().hex[:6]}"
-    settings = PosterSettings(
-        kafka_bootstrap_servers=stack.bootstrap,
-        database_url=stack.database_url,
-        token_keys=key,  # type: ignore[arg-type]
-        qbo_base_url=stack.qbo,
-        oauth_token_url=f"{stack.qbo}/oauth2/v1/tokens/bearer",
-    )
-    await migrate(stack.database_url, SCHEMA, MIGRATIONS)
-    pool = await create_pool(stack.database_url, SCHEMA, max_size=2)
-    commands: list[PostingCommand] = []
-    realm_ids: list[str] = []
-    async with httpx.AsyncClient() as http:
-        connections = Connections(pool, http, settings)
-        for i in range(realms):
-            tenant = f"{group}-{i}"
-            realm = str((await stack.admin("POST", "realms", {"name": tenant}))["realm_id"])
-            tokens = await stack.admin("POST", f"realms/{realm}/tokens")
-            await connections.connect_with_tokens(
-                tenant,
-                TokenSet(
-                    realm_id=realm,
-                    access_token=tokens["access_token"],
-                    refresh_token=tokens["refresh_token"],
-                    expires_at=datetime.now(UTC) + timedelta(seconds=3600),
-                ),
-            )
-            realm_ids.append(realm)
-            commands += [factory(tenant, realm, n, 5) for n in range(per_realm)]
-    await pool.close()
+    tenants = [f"{group}-{i}" for i in range(realms)]
+    realm_ids = await connect_realms(stack, key, tenants)
+    commands = [
+        factory(tenant, realm, n, 5)
+        for tenant, realm in zip(tenants, realm_ids, strict=True)
+        for n in range(per_realm)
+    ]
     payloads = [(c.model_dump_json().encode(), c.tenant_id.encode()) for c in commands]
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
-        "DATABASE_URL": stack.database_url,
-        "QBSYNC_KAFKA_IDEMPOTENT_PRODUCER": "false",
-        "QBSYNC_QBO_BASE_URL": stack.qbo,
-        "QBSYNC_QBO_TOKEN_URL": f"{stack.qbo}/oauth2/v1/tokens/bearer",
-        "QBSYNC_POSTER_TOKEN_KEYS": key,
-        "QBSYNC_POSTER_GROUP_ID": group,
-        "QBSYNC_POSTER_LIMITS_ENABLED": "false",
-        "QBSYNC_POSTER_KAFKA_MAX_RECORDS": "2000",
-        "QBSYNC_POSTER_CDC_INTERVAL_S": "0",
-        "QBSYNC_LOG_LEVEL": os.environ.get("BENCH_POSTER_LOG_LEVEL", "WARNING"),
-    }
+    env = poster_env(
+        stack,
+        key,
+        group,
+        QBSYNC_POSTER_LIMITS_ENABLED="false",
+        QBSYNC_POSTER_KAFKA_MAX_RECORDS="2000",
+        QBSYNC_POSTER_CDC_INTERVAL_S="0",
+        QBSYNC_LOG_LEVEL=os.environ.get("BENCH_POSTER_LOG_LEVEL", "WARNING"),
+    )
     # A topic per run: a new group reads from the start, and must not redo the last run's.
     topic = f"bench.commands.{group}"
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
