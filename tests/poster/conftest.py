@@ -85,6 +85,16 @@ class Poster:
             retry=RetryPolicy(max_attempts=2, initial_s=0.01, max_s=0.02, jitter_s=0.01),
         )
 
+    async def revoke_at_intuit(self, realm: str) -> None:
+        """Revoke the realm's grant at Intuit (the user disconnected the app in QuickBooks)."""
+        tokens = await self.admin("POST", f"realms/{realm}/tokens")
+        resp = await self.qbo.post(
+            f"{QBO}/oauth2/v1/tokens/revoke",
+            json={"token": tokens["refresh_token"]},
+            auth=("qbsync-dev", "qbsync-dev-secret"),
+        )
+        assert resp.status_code == 200
+
     async def connected_realm(self, tenant: str) -> str:
         realm = await self.realm()
         await self.connect(tenant, realm)

@@ -9,7 +9,7 @@ from qbsync_core.records import QboPaymentNotice
 from qbsync_poster import storage
 from qbsync_poster.cdc import CdcPoller
 
-from tests.poster.conftest import QBO, Poster
+from tests.poster.conftest import Poster
 from tests.poster.helpers import customer_by_name, invoice, payment, tenant_id
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
@@ -144,13 +144,7 @@ class TestBackSyncFromCdc:
         assert cdc is not None
         assert await cdc.poll_guarded(tenant, realm) == 0  # connected: polls fine
         # Intuit revokes the grant (the user disconnected the app in QuickBooks).
-        tokens = await poster.admin("POST", f"realms/{realm}/tokens")
-        resp = await poster.qbo.post(
-            f"{QBO}/oauth2/v1/tokens/revoke",
-            json={"token": tokens["refresh_token"]},
-            auth=("qbsync-dev", "qbsync-dev-secret"),
-        )
-        assert resp.status_code == 200
+        await poster.revoke_at_intuit(realm)
         await poster.admin("POST", f"realms/{realm}/expire-tokens")
 
         assert await cdc.poll_guarded(tenant, realm) == 0

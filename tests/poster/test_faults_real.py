@@ -11,7 +11,7 @@ from qbsync_core.records import CONNECTION_FIELD
 from qbsync_poster.connections import Connections
 from qbsync_qbo import TokenSet
 
-from tests.poster.conftest import QBO, Poster
+from tests.poster.conftest import Poster
 from tests.poster.helpers import (
     command,
     creates,
@@ -231,13 +231,7 @@ class TestConnection:
         first = invoice(tenant, realm, "v-1", "1", cust)
         assert (await poster.run([first]))[first.command_id].kind == "posted"
         # Revoke every token of the realm at Intuit, then force a refresh.
-        tokens = await poster.admin("POST", f"realms/{realm}/tokens")
-        resp = await poster.qbo.post(
-            f"{QBO}/oauth2/v1/tokens/revoke",
-            json={"token": tokens["refresh_token"]},
-            auth=("qbsync-dev", "qbsync-dev-secret"),
-        )
-        assert resp.status_code == 200
+        await poster.revoke_at_intuit(realm)
         second = invoice(tenant, realm, "v-2", "2", cust)
         third = invoice(tenant, realm, "v-3", "3", cust)
         outcomes = await poster.run([second])

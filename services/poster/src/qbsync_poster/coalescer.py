@@ -69,8 +69,8 @@ async def gathered(
         await asyncio.sleep(STEP_S)
 
 
-class WriteCoalescer:
-    """Sends the creates handed to `create` through `write_many`, one group at a time.
+class _Grouping:
+    """What both coalescers keep: the realm's client, the window and the running count.
 
     Args:
         client: The realm's client.
@@ -87,6 +87,18 @@ class WriteCoalescer:
         self._client = client
         self._window = window_s
         self._running = running
+
+
+class WriteCoalescer(_Grouping):
+    """Sends the creates handed to `create` through `write_many`, one group at a time."""
+
+    def __init__(
+        self,
+        client: QboClient,
+        window_s: float = WINDOW_S,
+        running: Callable[[], int] = no_count,
+    ) -> None:
+        super().__init__(client, window_s, running)
         self._pending: list[tuple[WriteOp, asyncio.Future[QboEntity]]] = []
         self._runner: asyncio.Task[None] | None = None
 
@@ -131,18 +143,13 @@ class WriteCoalescer:
             await asyncio.gather(self._runner, return_exceptions=True)
 
 
-class QueryCoalescer:
+class QueryCoalescer(_Grouping):
     """Look-ups of one realm (customers, items) gathered into `/batch` Query items.
 
     The first sync of a tenant looks up every customer by name: one request each was
     most of the poster's requests. Queries waiting together leave as one `/batch` (up to
     30 per request); a query alone goes out as a plain query. Groups run independently
     of the write groups, so a look-up never waits for a large write in flight.
-
-    Args:
-        client: The realm's client.
-        window_s: Wait before a group leaves, so concurrent look-ups can join it.
-        running: How many of the realm's chains are running now (see `gathered`).
     """
 
     def __init__(
@@ -151,9 +158,7 @@ class QueryCoalescer:
         window_s: float = WINDOW_S,
         running: Callable[[], int] = no_count,
     ) -> None:
-        self._client = client
-        self._window = window_s
-        self._running = running
+        super().__init__(client, window_s, running)
         self._pending: list[tuple[str, asyncio.Future[QueryPage]]] = []
         self._runners: set[asyncio.Task[None]] = set()
 
