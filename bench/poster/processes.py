@@ -27,35 +27,17 @@ from cryptography.fernet import Fernet
 from qbsync_core.commands import PostingCommand
 from qbsync_core.topics import COMMANDS, POSTED
 
+from bench.cpu import (
+    cpu_by_program,
+    cpu_seconds,
+    machine_busy_seconds,
+    program_deltas,
+    sampled,
+    stop_sampling,
+)
 from bench.poster.chaos import _spawn, connect_realms, poster_env
 
 Factory = Callable[[str, str, int, int], PostingCommand]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent busy so far (Linux /proc/stat): the whole stack."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_by_program() -> dict[str, float]:
-    """CPU seconds so far of every process on the machine, summed by program name."""
-    out: dict[str, float] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            text = stat.read_text()
-            name = text[text.index("(") + 1 : text.rindex(")")]
-            fields = text.rsplit(")", 1)[1].split()
-            ticks = int(fields[11]) + int(fields[12])
-            out[name] = out.get(name, 0.0) + ticks / os.sysconf("SC_CLK_TCK")
-    return out
 
 
 @contextlib.contextmanager
@@ -74,31 +56,6 @@ def posters(
                 os.killpg(proc.pid, signal.SIGTERM)
         for proc, _ in procs:
             proc.wait(30)
-
-
-def _profilers(pids: list[int], out_dir: str | None) -> list[subprocess.Popen[bytes]]:
-    """BENCH_PYSPY=<dir>: sample each poster with py-spy (collapsed stacks) while timed."""
-    if not out_dir:
-        return []
-    return [
-        subprocess.Popen(
-            [
-                "py-spy",
-                "record",
-                "--pid",
-                str(pid),
-                "--format",
-                "raw",
-                "--rate",
-                "250",
-                "-o",
-                str(Path(out_dir) / f"poster-{i}.txt"),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for i, pid in enumerate(pids)
-    ]
 
 
 async def _group_settled(bootstrap: str, group: str, members: int, timeout: float) -> None:
@@ -178,7 +135,7 @@ async def many_realms_processes(
     with posters(env, count, base, port) as procs:
         await _group_settled(stack.bootstrap, group, count, timeout=120)
         pids = [proc.pid for proc, _ in procs]
-        spies = _profilers(pids, os.environ.get("BENCH_PYSPY"))
+        spies = sampled({f"poster-{i}": pid for i, pid in enumerate(pids)})
         cpu_before = [cpu_seconds(p) for p in [*pids, stack.qbo_pid]]
         busy = machine_busy_seconds()
         programs = cpu_by_program()
@@ -204,16 +161,12 @@ async def many_realms_processes(
         finally:
             await producer.stop()
             await consumer.stop()
-            for spy in spies:
-                spy.send_signal(signal.SIGINT)
-                spy.wait(30)
+            stop_sampling(spies)
         if wanted:
             raise RuntimeError(f"{len(wanted)} commands not posted within 600 s")
         cpu = [cpu_seconds(p) - b for p, b in zip([*pids, stack.qbo_pid], cpu_before, strict=True)]
         busy = machine_busy_seconds() - busy
-        after = cpu_by_program()
-        spent = {k: v - programs.get(k, 0.0) for k, v in after.items()}
-        top = sorted(spent.items(), key=lambda kv: -kv[1])[:6]
+        top = program_deltas(programs, cpu_by_program())
     rate = len(commands) / seconds
     stats = (await stack.admin("GET", "stats"))["realms"]
     requests = sum(stats.get(r, {}).get("requests", 0) for r in realm_ids)
@@ -225,7 +178,7 @@ async def many_realms_processes(
         f"wall; CPU: posters {' + '.join(f'{c:.1f}' for c in cpu[:-1])} s "
         f"({poster_cpu / len(commands) * 1000:.2f} ms/command), emulator {cpu[-1]:.1f} s, "
         f"whole machine {busy:.1f} s ({busy / seconds / (os.cpu_count() or 1):.0%} of "
-        f"{os.cpu_count()} cores); by program: " + ", ".join(f"{k} {v:.1f} s" for k, v in top)
+        f"{os.cpu_count()} cores); by program: {top}"
     )
     row = (
         f"| {realms} realms, limits off, no latency, {count} poster processes | "

@@ -68,6 +68,7 @@ from qbsync_poster.settings import PosterSettings
 from qbsync_qbo import TokenSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from bench.cpu import cpu_seconds, machine_busy_seconds
 from bench.poster.chaos import run_chaos
 from bench.poster.processes import many_realms_processes
 
@@ -89,19 +90,6 @@ def profiled(path: str | None) -> Iterator[None]:
     finally:
         profile.disable()
         profile.dump_stats(path)
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent busy so far (Linux /proc/stat), for the whole stack."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager

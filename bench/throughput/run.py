@@ -2,6 +2,9 @@
 
 Usage:
     python bench/throughput/run.py [--tenants 200] [--events 20000] [--latency-seconds 30]
+    BENCH_PYSPY=<dir> samples each service and the emulator with py-spy in phase 1;
+    BENCH_THROUGHPUT_HOME=<dir> keeps the stack's home (logs) there; QBSYNC_LOG_LEVEL
+    (default WARNING here) sets the services' log level.
 
 Starts the dev stack (broker, PostgreSQL, QBO emulator, the four services) in a temporary
 QBSYNC_HOME with the emulator's limits off, no latency and no faults (the poster's pacing
@@ -34,7 +37,15 @@ from qbsync_dev.stack import start_stack, stop_stack
 
 from bench.chaos.tenants import set_up
 from bench.chaos.workload import event_ids, workload
-from bench.throughput.pipeline import PostedWatch, RssWatch, interleaved, produce
+from bench.cpu import (
+    cpu_by_program,
+    cpu_seconds,
+    machine_busy_seconds,
+    program_deltas,
+    sampled,
+    stop_sampling,
+)
+from bench.throughput.pipeline import SERVICES, PostedWatch, RssWatch, interleaved, produce
 
 GOAL = 2000
 
@@ -57,18 +68,25 @@ async def paced(
     return sent
 
 
+async def qbo_requests(emulator: httpx.AsyncClient) -> int:
+    """Requests the emulator has answered so far, all realms."""
+    realms = (await emulator.get("/_admin/stats")).json()["realms"]
+    return sum(int(stats["requests"]) for stats in realms.values())
+
+
 async def main_async(tenant_count: int, events: int, latency_seconds: float) -> None:
-    os.environ.update({"QBSYNC_POSTER_LIMITS_ENABLED": "false", "QBSYNC_LOG_LEVEL": "WARNING"})
+    os.environ["QBSYNC_POSTER_LIMITS_ENABLED"] = "false"
+    os.environ.setdefault("QBSYNC_LOG_LEVEL", "WARNING")
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
+        home = Path(os.environ.get("BENCH_THROUGHPUT_HOME") or tmp)
         state = await start_stack(
             home, kafka_port=0, postgres_port=0, timeout=90.0, default_http_ports=False
         )
         try:
-            async with httpx.AsyncClient(base_url=state.services["qbo_sandbox"].url) as emulator:
-                await emulator.post("/_admin/limits", json={"enabled": False})
-                await emulator.post("/_admin/latency", json={"fixed_ms": 0})
-                await emulator.delete("/_admin/faults")
+            emulator = httpx.AsyncClient(base_url=state.services["qbo_sandbox"].url)
+            await emulator.post("/_admin/limits", json={"enabled": False})
+            await emulator.post("/_admin/latency", json={"fixed_ms": 0})
+            await emulator.delete("/_admin/faults")
             names = [f"load-{i:03d}" for i in range(tenant_count)]
             await set_up(state, names)
             rss, watch = RssWatch(state), PostedWatch(state.broker.url)
@@ -81,9 +99,19 @@ async def main_async(tenant_count: int, events: int, latency_seconds: float) -> 
             try:
                 plans = workload(names, events, 0, seed=1, prepaid_share=0)
                 wanted = [e for p in plans for e in event_ids(p)]
+                pids = {n: state.services[n].pid for n in (*SERVICES, "qbo_sandbox")}
+                cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()}
+                busy, programs = machine_busy_seconds(), cpu_by_program()
+                requests = await qbo_requests(emulator)
+                spies = sampled(pids)
                 started = time.monotonic()
                 await produce(producer, interleaved(plans))
                 complete = await watch.wait_for(wanted, timeout=1800)
+                stop_sampling(spies)
+                requests = await qbo_requests(emulator) - requests
+                cpu = {n: cpu_seconds(pid) - cpu_before[n] for n, pid in pids.items()}
+                busy = machine_busy_seconds() - busy
+                top = program_deltas(programs, cpu_by_program())
                 done = [watch.seen[e] for e in wanted if e in watch.seen]
                 seconds = max(done) - started
                 rate = len(done) / seconds
@@ -96,6 +124,7 @@ async def main_async(tenant_count: int, events: int, latency_seconds: float) -> 
             finally:
                 await producer.stop()
                 await watch.stop()
+                await emulator.aclose()
                 rss.stop()
         finally:
             stop_stack(home)
@@ -120,6 +149,17 @@ async def main_async(tenant_count: int, events: int, latency_seconds: float) -> 
         f"| latency intake -> posted at {rate / 2:,.0f} events/s ({len(latencies):,} of "
         f"{len(wanted_l):,} events) | p50 **{cuts[49] * 1000:,.0f} ms**, p99 "
         f"**{cuts[98] * 1000:,.0f} ms** | - |"
+    )
+    per_event = ", ".join(f"{n} {c / len(done) * 1000:.2f}" for n, c in cpu.items())
+    print(
+        f"| CPU in the throughput phase, ms per event | {per_event}; whole machine "
+        f"{busy / len(done) * 1000:.2f} ({busy / seconds / (os.cpu_count() or 1):.0%} of "
+        f"{os.cpu_count()} cores busy) | - |"
+    )
+    print(f"| CPU by program in that phase | {top} | - |")
+    print(
+        f"| QBO requests in that phase | {requests:,} ({len(done) / max(requests, 1):.1f} "
+        "events per request) | - |"
     )
     peaks = ", ".join(f"{name} {rss.peak[name] / 2**20:,.0f}" for name in rss.peak)
     print(f"| peak RSS per service, MiB | {peaks} | - |")
