@@ -64,6 +64,8 @@ def service_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
     monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
     monkeypatch.delenv("QBSYNC_TRACE_STORE", raising=False)
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER", raising=False)
+    monkeypatch.delenv("OTEL_TRACES_SAMPLER_ARG", raising=False)
 
 
 @pytest.mark.usefixtures("service_env")
@@ -101,6 +103,28 @@ class TestServiceTracingFromEnvironment:
     ) -> None:
         monkeypatch.setenv("QBSYNC_TRACE_STORE", "")
         assert load_settings(QbsyncSettings).trace_store is None
+
+    def test_otel_traces_sampler_sets_the_ratio_of_recorded_traces(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("QBSYNC_TRACE_STORE", str(tmp_path / "traces.db"))
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0.25")
+        provider = build_runtime("qbsync-test", load_settings(QbsyncSettings)).tracer_provider
+        recorded = 0
+        for _ in range(400):
+            with provider.get_tracer("t").start_as_current_span("intake") as span:
+                assert span.get_span_context().is_valid  # ids flow either way
+                recorded += span.is_recording()
+        assert 50 <= recorded <= 150  # a quarter of 400, give or take
+        provider.shutdown()
+
+    def test_the_sampler_setting_cannot_turn_recording_on_without_a_consumer(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
+        provider = build_runtime("qbsync-test", load_settings(QbsyncSettings)).tracer_provider
+        assert provider.sampler.get_description() == "AlwaysOffSampler"
 
 
 def _stored(provider: TracerProvider, path: Path, id_: str) -> list[list[str]]:

@@ -4,10 +4,13 @@ Trace ids are always created and propagated (error records and logs carry them);
 spans are recorded only when something consumes them (an OTLP endpoint, the local
 span store the dev stack turns on, or an extra processor): otherwise the sampler
 drops them, which makes a span about three times cheaper on the hot intake path.
+When they are recorded, every span is, unless OpenTelemetry's standard
+OTEL_TRACES_SAMPLER (and OTEL_TRACES_SAMPLER_ARG) choose a sampler, e.g. a ratio.
 How traces flow between services: docs/tracing.md.
 """
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler
 from structlog.typing import EventDict, WrappedLogger
 
 from qbsync_core.spanstore import SqliteSpanExporter
@@ -44,7 +47,7 @@ def setup_tracing(
     recording = bool(otlp_endpoint or trace_store or extra_processors)
     provider = TracerProvider(
         resource=Resource.create({SERVICE_NAME: service_name}),
-        sampler=ALWAYS_ON if recording else ALWAYS_OFF,
+        sampler=_recording_sampler() if recording else ALWAYS_OFF,
     )
     if otlp_endpoint:
         exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
@@ -57,6 +60,13 @@ def setup_tracing(
     for processor in extra_processors:
         provider.add_span_processor(processor)
     return provider
+
+
+def _recording_sampler() -> Sampler | None:
+    # None lets the SDK build the sampler OTEL_TRACES_SAMPLER names (with its
+    # OTEL_TRACES_SAMPLER_ARG); recording spans costs a third of a service's CPU under
+    # load (docs/performance.md), so production may want a ratio.
+    return None if os.environ.get("OTEL_TRACES_SAMPLER") else ALWAYS_ON
 
 
 def _add_trace_ids(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
