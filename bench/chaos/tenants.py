@@ -1,20 +1,20 @@
 """Tenants of a running stack: API keys, a QBO connection and mapper settings each.
 
-Keys are written straight into each service's `api_keys` table in the services' own
-scheme (`qbs_<id>_<secret>`, SHA-256 of the secret), which is what `qbsync apikey
-create` and its siblings do; the QBO connection goes through the poster's real OAuth
-flow against the emulator (poster -> emulator consent -> poster callback).
+Keys are created in each service's `api_keys` table by the services' own functions
+(`qbsync_core.apikeys`, ingest's storage), as `qbsync apikey create` and its siblings
+do; the QBO connection goes through the poster's real OAuth flow against the emulator
+(poster -> emulator consent -> poster callback).
 """
 
 import asyncio
-import hashlib
-import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
+from qbsync_core.apikeys import create_api_key
 from qbsync_dev.stack import StackState
+from qbsync_ingest.storage import create_api_key as create_ingest_key
 
 # Ids of the emulator's seeded chart (libs/sandbox seed.py: ids count from 1 per realm).
 UNDEPOSITED_FUNDS = "2"
@@ -32,19 +32,14 @@ class Tenant:
 
 async def api_key(database_url: str, schema: str, tenant_id: str | None) -> str:
     """A new key of `schema`'s service for `tenant_id` (None: an operator key)."""
-    key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
     try:
-        await conn.execute(
-            f"INSERT INTO {schema}.api_keys (key_id, tenant_id, secret_sha256) "  # noqa: S608 - our schema names
-            "VALUES ($1, $2, $3)",
-            key_id,
-            tenant_id,
-            hashlib.sha256(secret.encode()).digest(),
-        )
+        if schema == "ingest":  # ingest keys always belong to one tenant (its own table)
+            assert tenant_id is not None
+            return (await create_ingest_key(conn, tenant_id)).token
+        return (await create_api_key(conn, tenant_id, label="bench")).token
     finally:
         await conn.close()
-    return f"qbs_{key_id}_{secret}"
 
 
 async def _has_table(database_url: str, table: str) -> bool:

@@ -12,8 +12,6 @@ Prints a Markdown section (cases run, failures); exits 1 when anything failed.
 
 import argparse
 import asyncio
-import hashlib
-import secrets
 import shutil
 import sys
 import tempfile
@@ -23,29 +21,13 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-import asyncpg
 import httpx
 from qbsync_dev.stack import StackState, start_stack, stop_stack
 
+from bench.chaos.tenants import api_key
 from bench.fuzz.driver import fuzz_inbound
 from bench.fuzz.kafka_intake import messages
 from bench.fuzz.openapi import Report, fuzz_openapi
-
-
-async def _key(database_url: str, schema: str, tenant: str) -> str:
-    # The same rows the services' key commands write (tokens qbs_<id>_<secret>).
-    key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-    conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
-    try:
-        await conn.execute(
-            "INSERT INTO api_keys (key_id, tenant_id, secret_sha256) VALUES ($1, $2, $3)",
-            key_id,
-            tenant,
-            hashlib.sha256(secret.encode()).digest(),
-        )
-    finally:
-        await conn.close()
-    return f"qbs_{key_id}_{secret}"
 
 
 def _openapi(loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient) -> dict[str, object]:
@@ -85,8 +67,8 @@ def main() -> None:
         verdict = loop.run_until_complete(fuzz_inbound(broker, db, cases, timeout=600.0))
         kafka_s = time.monotonic() - began
         failures += [f"kafka lost: {c.kind} {(c.value or b'')[:80]!r}" for c in verdict.lost]
-        ingest_key = loop.run_until_complete(_key(db, "ingest", tenant))
-        errors_key = loop.run_until_complete(_key(db, "errors", tenant))
+        ingest_key = loop.run_until_complete(api_key(db, "ingest", tenant))
+        errors_key = loop.run_until_complete(api_key(db, "errors", tenant))
         ingest, ingest_s = _schemathesis(
             loop, state.services["ingest"].url, ingest_key, args.ingest_examples
         )

@@ -14,16 +14,19 @@ import asyncio
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import asyncpg
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from qbsync_core.topics import ACCEPTED, INBOUND
 from qbsync_dev.stack import StackState, start_stack, stop_stack
+
+from bench.chaos.tenants import api_key
 
 GOAL_KAFKA = 5000
 RUNS = 3
@@ -98,18 +101,8 @@ async def kafka_path(state: StackState, count: int) -> tuple[float, int]:
 
 async def http_path(state: StackState, database_url: str, count: int) -> tuple[float, int]:
     tenant = "bench-http"
-    conn = await asyncpg.connect(database_url, server_settings={"search_path": "ingest"})
-    key_id, secret = uuid.uuid4().hex[:12], uuid.uuid4().hex
-    import hashlib
-
-    await conn.execute(
-        "INSERT INTO api_keys (key_id, tenant_id, secret_sha256) VALUES ($1, $2, $3)",
-        key_id,
-        tenant,
-        hashlib.sha256(secret.encode()).digest(),
-    )
-    await conn.close()
-    headers = {"Authorization": f"Bearer qbs_{key_id}_{secret}", "Content-Type": "application/json"}
+    token = await api_key(database_url, "ingest", tenant)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     bodies = [
         b"[" + b",".join(_event(tenant, i) for i in range(start, min(start + 1000, count))) + b"]"
         for start in range(0, count, 1000)
