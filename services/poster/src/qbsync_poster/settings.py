@@ -42,8 +42,8 @@ class PosterSettings(QbsyncSettings):
         description=(
             "Consumers of the group in this process: their partitions' batches run "
             "concurrently (a tenant is keyed to one partition, so its order holds). "
-            "Default 1: 4 passed two poster SIGKILL runs on the fixed commit mode, not yet "
-            "the full-stack chaos bench (docs/poster.md, 'Not done yet')."
+            "Default 1: 4 has passed two poster SIGKILL runs and one full-stack chaos run "
+            "on the fixed commit mode, not yet more (docs/poster.md, 'Not done yet')."
         ),
     )
     token_keys: SecretStr = Field(
