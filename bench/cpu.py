@@ -25,22 +25,33 @@ def machine_busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_by_program() -> dict[str, float]:
-    """CPU seconds so far of every process on the machine, summed by program name."""
-    out: dict[str, float] = {}
+def cpu_by_program() -> dict[tuple[int, str], float]:
+    """CPU seconds so far of every process on the machine, by (pid, program name)."""
+    out: dict[tuple[int, str], float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
             text = stat.read_text()
             name = text[text.index("(") + 1 : text.rindex(")")]
             fields = text.rsplit(")", 1)[1].split()
             ticks = int(fields[11]) + int(fields[12])
-            out[name] = out.get(name, 0.0) + ticks / os.sysconf("SC_CLK_TCK")
+            out[(int(stat.parent.name), name)] = ticks / os.sysconf("SC_CLK_TCK")
     return out
 
 
-def program_deltas(before: dict[str, float], after: dict[str, float], top: int = 6) -> str:
-    """The programs that used the most CPU between two `cpu_by_program` readings."""
-    deltas = {name: after[name] - before.get(name, 0.0) for name in after}
+def program_deltas(
+    before: dict[tuple[int, str], float], after: dict[tuple[int, str], float], top: int = 6
+) -> str:
+    """The programs that used the most CPU between two `cpu_by_program` readings.
+
+    Matched by pid, not name: a kernel worker renames itself with the queue it serves
+    (`kworker/0:1-events` -> `kworker/0:1-mm_percpu_wq`), and matching by name would
+    charge its whole lifetime to the run.
+    """
+    before_by_pid = {pid: seconds for (pid, _), seconds in before.items()}
+    deltas: dict[str, float] = {}
+    for (pid, name), seconds in after.items():
+        program = name.split("-", 1)[0] if name.startswith("kworker") else name
+        deltas[program] = deltas.get(program, 0.0) + seconds - before_by_pid.get(pid, 0.0)
     ranked = sorted(deltas.items(), key=lambda kv: -kv[1])[:top]
     return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in ranked)
 

@@ -135,7 +135,9 @@ async def many_realms_processes(
     with posters(env, count, base, port) as procs:
         await _group_settled(stack.bootstrap, group, count, timeout=120)
         pids = [proc.pid for proc, _ in procs]
-        spies = sampled({f"poster-{i}": pid for i, pid in enumerate(pids)})
+        spies = sampled(
+            {**{f"poster-{i}": pid for i, pid in enumerate(pids)}, "emulator": stack.qbo_pid}
+        )
         cpu_before = [cpu_seconds(p) for p in [*pids, stack.qbo_pid]]
         busy = machine_busy_seconds()
         programs = cpu_by_program()

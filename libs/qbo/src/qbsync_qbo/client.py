@@ -504,8 +504,10 @@ class QboClient:
     ) -> None:
         chunk = [ops[i] for i in idxs]
         digest = hashlib.sha256("\n".join(op.requestid for op in chunk).encode()).hexdigest()
-        items = [
-            BatchOp(bid=f"b{n}", entity_type=op.entity_type, operation=op.operation, body=op.body)
+        items = [  # from validated WriteOps, with bids well under 10 chars: not re-validated
+            BatchOp.model_construct(
+                bid=f"b{n}", entity_type=op.entity_type, operation=op.operation, body=op.body
+            )
             for n, op in enumerate(chunk)
         ]
         try:

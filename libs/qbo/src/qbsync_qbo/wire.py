@@ -141,10 +141,10 @@ def batch_item(raw: dict[str, Any]) -> BatchItemResult:
     bid = str(raw.get("bId", ""))
     fault = fault_from_json(raw)
     if fault is not None:
-        return BatchItemResult(bid=bid, fault=fault)
+        return BatchItemResult.model_construct(bid=bid, fault=fault)
     if isinstance(raw.get("QueryResponse"), dict):
-        return BatchItemResult(bid=bid, query=query_page(raw["QueryResponse"]))
+        return BatchItemResult.model_construct(bid=bid, query=query_page(raw["QueryResponse"]))
     for key, value in raw.items():
         if key != "bId" and isinstance(value, dict):
-            return BatchItemResult(bid=bid, entity=QboEntity.of(key, value))
-    return BatchItemResult(bid=bid, fault=Fault(type="Unknown"))
+            return BatchItemResult.model_construct(bid=bid, entity=QboEntity.of(key, value))
+    return BatchItemResult.model_construct(bid=bid, fault=Fault(type="Unknown"))
