@@ -1,7 +1,7 @@
 """Pausing and resuming a tenant at the same time, on the real database.
 
 A tenant is paused when its QBO connection has failed longer than the set period;
-resuming resolves its connection errors. The pause tick of one replica and an
+resuming resyncs its connection errors. The pause tick of one replica and an
 operator's resume may run at once: whichever takes the tenant first, the other must
 see its result, never act on a stale read (a resumed tenant paused again at once,
 or paused twice). Each race is made deterministic: one side holds its transaction
@@ -59,7 +59,7 @@ async def pause(conn: storage.Conn) -> list[str]:
 
 async def resume(conn: storage.Conn, tenant: str) -> bool:
     async with conn.transaction():
-        return await storage.resume_tenant(conn, tenant)
+        return await storage.resume_tenant(conn, tenant) is not None
 
 
 async def blocked_or_done(pool: asyncpg.Pool, pid: int, task: "asyncio.Task[Any]") -> None:
@@ -101,8 +101,9 @@ async def test_a_pause_waiting_on_a_resume_sees_the_resolved_errors_and_does_not
         )
     assert tenant not in paused_again, "a stale read paused the tenant just resumed"
     assert await storage.paused_since(pool, tenant) is None
-    status = await pool.fetchval("SELECT status FROM errors WHERE tenant_id = $1", tenant)
-    assert status == "resolved"
+    row = await pool.fetchrow("SELECT status, resolution FROM errors WHERE tenant_id = $1", tenant)
+    assert row is not None
+    assert (row["status"], row["resolution"]) == ("resolved", "resynced")
 
 
 async def test_a_resume_waiting_on_a_pause_resumes_it(pool: asyncpg.Pool) -> None:

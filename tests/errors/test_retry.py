@@ -114,10 +114,15 @@ class TestConnectionPause:
             assert not errors.accepted.keyed(tenant)
             resumed = await errors.http.post(f"/v1/tenants/{tenant}/resume", headers=auth(key))
             assert resumed.status_code == 204
-            assert (await errors.wait_error(key, failure.record_id))["status"] == "resolved"
-        await errors.commands.wait_for(lambda r: r.key == tenant.encode(), 2)
-        actions = [
-            OperatorAction.model_validate_json(r.value).action
-            for r in errors.commands.keyed(tenant)
-        ]
+            stored = await errors.wait_error(key, failure.record_id)
+            assert (stored["status"], stored["resolution"]) == ("resolved", "resynced")
+        # Resume replays the command that failed while the connection was broken, after
+        # the resume action: resolving it without a replay would lose it.
+        await errors.commands.wait_for(lambda r: r.key == tenant.encode(), 3)
+        records = errors.commands.keyed(tenant)
+        actions = [OperatorAction.model_validate_json(r.value).action for r in records[:2]]
         assert actions == [OperatorActionType.PAUSE_TENANT, OperatorActionType.RESUME_TENANT]
+        replayed = records[2]
+        assert dict(replayed.headers)["qbsync-resync-of"] == failure.record_id.encode()
+        assert replayed.value == failure.payload
+        assert len(records) == 3  # the mapper-stage failure is not a connection error

@@ -200,11 +200,19 @@ class Actions:
                 detail={"customer_ref": customer_ref},
             )
 
-    async def resume_tenant(self, key: ApiKey, tenant_id: str) -> None:
-        """Unpause a tenant whose QBO connection is fixed; its connection errors are resolved."""
+    async def resume_tenant(self, key: ApiKey, tenant_id: str) -> int:
+        """Unpause a tenant whose QBO connection is fixed and replay its connection errors.
+
+        Commands that failed while the connection was broken are sent again, oldest
+        first, as a resync of each (ERR-3): nothing that failed during the pause is lost.
+
+        Returns:
+            How many errors were replayed.
+        """
         self._check_tenant(key, tenant_id)
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await storage.resume_tenant(conn, tenant_id):
+            failed = await storage.resume_tenant(conn, tenant_id)
+            if failed is None:
                 raise NotFound(f"tenant {tenant_id} is not paused")
             await self.publisher.action(
                 OperatorAction(
@@ -214,6 +222,12 @@ class Actions:
             await storage.add_audit(
                 conn, key_id=key.key_id, tenant_id=tenant_id, record_id=None, action="resume_tenant"
             )
+            await self.publisher.replay(failed)
+            for error in failed:
+                await self._audit(
+                    conn, key, error, "resync", attempt=error.resyncs + 1, on="resume_tenant"
+                )
+            return len(failed)
 
     @staticmethod
     def _check_tenant(key: ApiKey, tenant_id: str) -> None:

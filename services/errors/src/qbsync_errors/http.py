@@ -276,7 +276,11 @@ def build_router(deps: Resources) -> APIRouter:
         tags=["tenants"],
     )
     async def resume_tenant(key: Key, tenant: str) -> Response:
-        """Unpause a tenant paused for a failing QBO connection, once it is reconnected."""
+        """Unpause a tenant paused for a failing QBO connection, once it is reconnected.
+
+        Its open connection errors are resynced, oldest first: the commands that failed
+        while the connection was broken are sent again.
+        """
         _, actions = deps.ready()
         await actions.resume_tenant(key, tenant)
         return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -209,9 +209,9 @@ def build_router(deps: Resources) -> APIRouter:
             return _see("/ui/login")
         _, actions = deps.ready()
         try:
-            await actions.resume_tenant(key, tenant)
+            replayed = await actions.resume_tenant(key, tenant)
         except NotFound:
             return _see("/ui", problem=f"Tenant {tenant} is not paused.")
-        return _see("/ui", flash=f"Tenant {tenant} resumed.")
+        return _see("/ui", flash=f"Tenant {tenant} resumed; {replayed} failed commands sent again.")
 
     return router

@@ -506,24 +506,32 @@ async def tenants_to_pause(conn: Conn, failing_for_seconds: float) -> list[str]:
     return paused
 
 
-async def resume_tenant(conn: Conn, tenant_id: str) -> bool:
-    """Unpause a tenant; its open connection errors count as fixed. False if not paused.
+async def resume_tenant(conn: Conn, tenant_id: str) -> list[Locked] | None:
+    """Unpause a tenant; None if it was not paused.
 
-    Under the tenant's pause lock, so a pause tick running at the same time either
-    finished first (and this resumes it) or waits and then sees the resolved errors.
+    Its open connection errors are marked resynced and returned, oldest first (the
+    order they failed in), locked: the caller replays them in this transaction, so
+    they are resolved if and only if they were sent again. Under the tenant's pause
+    lock, so a pause tick running at the same time either finished first (and this
+    resumes it) or waits and then sees the resolved errors.
     """
     await lock_tenant_pause(conn, tenant_id)
     result = await conn.execute(
         "UPDATE tenants SET paused_at = NULL WHERE tenant_id = $1 AND paused_at IS NOT NULL",
         tenant_id,
     )
-    await conn.execute(
-        """UPDATE errors SET status = 'resolved', resolution = 'connection-restored',
-               resolved_at = now(), next_retry_at = NULL, notify_pending = false
-           WHERE tenant_id = $1 AND connection_failure AND status = 'open'""",
+    if result == "UPDATE 0":
+        return None
+    rows = await conn.fetch(
+        f"""SELECT {_LOCKED} FROM errors
+            WHERE tenant_id = $1 AND connection_failure AND status = 'open'
+            ORDER BY first_seen_at, record_id FOR UPDATE""",  # noqa: S608 - constant SQL
         tenant_id,
     )
-    return result != "UPDATE 0"
+    failed = [_locked(r) for r in rows]
+    for error in failed:
+        await mark_resynced(conn, error.record_id, automatic=False)
+    return failed
 
 
 async def paused_since(conn: Executor, tenant_id: str) -> datetime | None:
