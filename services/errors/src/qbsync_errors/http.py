@@ -307,7 +307,7 @@ def build_router(deps: Resources) -> APIRouter:
         """Add a webhook; the answer shows its signing secret, this once."""
         pool, _ = deps.ready()
         url = str(body.url)
-        _check_webhook_url(url, deps.settings.webhook_allow_private)
+        _check_webhook_url(url, deps.settings.private_webhooks_allowed)
         async with pool.acquire() as conn, conn.transaction():
             hook = await outbox.create_webhook(conn, tenant_in_scope(key, tenant), url)
             await storage.add_audit(

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-from qbsync_core.settings import QbsyncSettings
+from qbsync_core.settings import Environment, QbsyncSettings
 
 
 class ErrorsSettings(QbsyncSettings):
@@ -43,7 +43,21 @@ class ErrorsSettings(QbsyncSettings):
     webhook_max_attempts: int = Field(
         default=8, description="Delivery attempts before a digest is marked failed."
     )
-    webhook_allow_private: bool = Field(
-        default=True,
-        description="Allow webhook URLs on loopback or private addresses (off in production).",
+    webhook_allow_private: bool | None = Field(
+        default=None,
+        description=(
+            "Allow webhook URLs on loopback or private addresses. Unset: allowed, except "
+            "with QBSYNC_ENVIRONMENT=production (see private_webhooks_allowed)."
+        ),
     )
+
+    @property
+    def private_webhooks_allowed(self) -> bool:
+        """Whether a webhook may point at a loopback or private address.
+
+        Off by default in production: a tenant's key must not make the errors service
+        call into the operator's own network.
+        """
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.environment is not Environment.PRODUCTION
