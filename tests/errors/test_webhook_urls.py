@@ -42,8 +42,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_private_webhooks_are_refused_by_default_only_in_production(
     environment: str, explicit: bool | None, allowed: bool
 ) -> None:
-    settings = ErrorsSettings(**REQUIRED, environment=environment, webhook_allow_private=explicit)
-    assert settings.private_webhooks_allowed is allowed
+    chosen = settings(environment=environment, webhook_allow_private=explicit)
+    assert chosen.private_webhooks_allowed is allowed
 
 
 def test_the_environment_variables_choose_the_same_way(monkeypatch: pytest.MonkeyPatch) -> None:
