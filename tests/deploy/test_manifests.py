@@ -73,6 +73,27 @@ class TestKubernetes:
             assert container["resources"]["requests"], name
             assert name in autoscalers, name
 
+    def test_probes_and_healthchecks_ask_routes_the_services_serve(self) -> None:
+        # tests/security/routes.py is checked against every app's real routes.
+        from tests.security.routes import ERRORS, INGEST, MAPPER, POSTER
+
+        served = {"ingest": INGEST, "mapper": MAPPER, "poster": POSTER, "errors": ERRORS}
+        for doc in _k8s_documents():
+            if doc["kind"] != "Deployment":
+                continue
+            name = doc["metadata"]["name"]
+            [container] = doc["spec"]["template"]["spec"]["containers"]
+            probes = [v for k, v in container.items() if k.endswith("Probe")]
+            for probe in probes:
+                assert ("GET", probe["httpGet"]["path"]) in served[name], (name, probe)
+            readiness = container["readinessProbe"]["httpGet"]["path"]
+            assert readiness == "/readyz", f"{name}: readiness must ask the database and broker"
+        compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+        for name, routes in served.items():
+            [url] = re.findall(r"http://localhost:\d+(/\w+)", str(compose[name]["healthcheck"]))
+            assert url == "/readyz", name
+            assert ("GET", url) in routes, name
+
     def test_autoscaling_never_exceeds_the_partitions_a_group_can_use(self) -> None:
         from qbsync_core.topics import ACCEPTED, COMMANDS, ERRORS, INBOUND
 

@@ -3,6 +3,7 @@
 import asyncpg
 import pytest
 from cryptography.fernet import Fernet
+from prometheus_client.parser import text_string_to_metric_families
 from qbsync_poster.crypto import TokenCipher
 from qbsync_poster.migrations_path import SCHEMA
 
@@ -67,6 +68,44 @@ class TestHealth:
     async def test_health_answers_once_started(self, poster: Poster) -> None:
         resp = await poster.http.get("/health")
         assert resp.status_code == 200
+
+    async def test_liveness_and_readiness_answer_with_database_and_broker_up(
+        self, poster: Poster
+    ) -> None:
+        assert (await poster.http.get("/healthz")).json() == {"status": "ok"}
+        assert (await poster.http.get("/readyz")).json() == {"status": "ready"}
+
+
+def qbo_requests(text: str) -> dict[str, float]:
+    """`qbsync_poster_qbo_requests_total` by status, from a /metrics answer."""
+    return {
+        sample.labels["status"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "qbsync_poster_qbo_requests_total"
+    }
+
+
+class TestMetrics:
+    async def test_qbo_requests_are_counted_by_status_throttling_included(
+        self, poster: Poster
+    ) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        before = qbo_requests((await poster.http.get("/metrics")).text)
+        cust = customer_by_name(tenant, "Metered Co")
+        await poster.admin(
+            "POST", "faults", {"share": 0.5, "kinds": ["429"], "realm_id": realm, "seed": 3}
+        )
+        try:
+            invoices = [invoice(tenant, realm, f"m-{i}", f"{i + 1}", cust) for i in range(10)]
+            outcomes = await poster.run(invoices, timeout=60)
+        finally:
+            await poster.admin("DELETE", "faults")
+        assert {o.kind for o in outcomes.values()} == {"posted"}
+        after = qbo_requests((await poster.http.get("/metrics")).text)
+        assert after.get("200", 0) > before.get("200", 0)
+        assert after.get("429", 0) > before.get("429", 0)  # what the Grafana 429 panel reads
 
 
 class TestReadApi:

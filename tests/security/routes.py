@@ -134,8 +134,15 @@ ERRORS: dict[Route, list[Protection]] = {
     ("POST", "/ui/tenants/{tenant}/resume"): [Filtered("page-resume")],
 }
 
+OPERATIONS: dict[Route, list[Protection]] = {
+    ("GET", "/healthz"): [Public()],
+    ("GET", "/readyz"): [Public()],
+    ("GET", "/metrics"): [Public()],
+}
+
 MAPPER: dict[Route, list[Protection]] = {
     **DOCS,
+    **OPERATIONS,
     ("GET", "/health"): [Public()],
     ("PUT", "/v1/tenants/{tenant_id}/settings"): [AdminOnly()],
     ("GET", "/v1/tenants/{tenant_id}/settings"): [AdminOnly()],
@@ -146,6 +153,7 @@ MAPPER: dict[Route, list[Protection]] = {
 _READS = ("customers", "accounts", "items", "classes", "taxcodes", "paymentmethods")
 POSTER: dict[Route, list[Protection]] = {
     **DOCS,
+    **OPERATIONS,
     ("GET", "/health"): [Public()],
     ("GET", "/connect/qbo"): [Scoped("poster", (307,), params={"tenant": "{tenant}"})],
     ("GET", "/callback"): [StateProtected()],

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.trace import Tracer
 from qbsync_core.db import create_pool
 from qbsync_core.errors import INFRASTRUCTURE_ERRORS, InfrastructureFailure
+from qbsync_core.operations import operations_router
 from qbsync_core.service import build_runtime, prepare
 from qbsync_core.settings import QbsyncSettings, load_settings
 from qbsync_core.web import instrument, make_producer
@@ -104,6 +105,7 @@ def create_app(settings: QbsyncSettings | None = None, *, clock: Clock | None = 
     )
     app.state.broker = runtime.broker
     app.include_router(http.health_router(resources))
+    app.include_router(operations_router(lambda: resources.pool, runtime.broker, runtime.registry))
     app.include_router(http.build_router(resources))
 
     instrument(app, tracer)

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from qbsync_core.db import create_pool
+from qbsync_core.operations import operations_router
 from qbsync_core.service import build_runtime, prepare
 from qbsync_core.settings import Environment, QbsyncSettings, load_settings
 from qbsync_core.web import error_response, instrument, make_producer
@@ -19,6 +20,7 @@ from qbsync_poster import handlers, http
 from qbsync_poster.cdc import CdcPoller
 from qbsync_poster.connections import Connections
 from qbsync_poster.dispatch import Deps
+from qbsync_poster.metrics import qbo_requests_counter
 from qbsync_poster.migrations_path import MIGRATIONS, SCHEMA, SERVICE_NAME
 from qbsync_poster.publishing import KafkaPublisher
 from qbsync_poster.resources import NotReady, Resources
@@ -56,6 +58,7 @@ def create_app(
     runtime = build_runtime(SERVICE_NAME, poster_settings)
     tracer = runtime.tracer_provider.get_tracer(SERVICE_NAME)
     resources = Resources(settings=poster_settings)
+    qbo_requests = qbo_requests_counter(runtime.registry)
     runtime.broker.include_router(handlers.build_router(resources))
 
     @asynccontextmanager
@@ -69,13 +72,15 @@ def create_app(
         transport: httpx.AsyncBaseTransport
         if qbo_transport is not None:
             transport = BoundedTransport(
-                TracingTransport(qbo_transport, tracer), HTTP_SHARDS * HTTP_PER_SHARD
+                TracingTransport(qbo_transport, tracer, qbo_requests), HTTP_SHARDS * HTTP_PER_SHARD
             )
         else:
             transport = ShardedTransport(
                 HTTP_SHARDS,
                 HTTP_PER_SHARD,
-                lambda limits: TracingTransport(httpx.AsyncHTTPTransport(limits=limits), tracer),
+                lambda limits: TracingTransport(
+                    httpx.AsyncHTTPTransport(limits=limits), tracer, qbo_requests
+                ),
             )
         timeout = httpx.Timeout(poster_settings.qbo_timeout_s, connect=5.0)
         async with httpx.AsyncClient(transport=transport, timeout=timeout) as qbo_http:
@@ -118,6 +123,13 @@ def create_app(
     app.state.broker = runtime.broker
     app.state.resources = resources
     app.include_router(http.health_router(resources))
+    app.include_router(
+        operations_router(
+            lambda: resources.deps.pool if resources.deps else None,
+            runtime.broker,
+            runtime.registry,
+        )
+    )
     app.include_router(http.connect_router(resources))
     app.include_router(http.read_router(resources))
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import httpx
 from opentelemetry import context as otel_context
 from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer, set_span_in_context
+from prometheus_client import Counter
 from qbsync_core.commands import PostingCommand
 from qbsync_core.tracing import parent_context
 
@@ -66,11 +67,15 @@ class TracingTransport(httpx.AsyncBaseTransport):
     Args:
         inner: The transport that sends the request.
         tracer: The poster's tracer.
+        requests: Counts each request by status (metrics.qbo_requests_counter).
     """
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, tracer: Tracer) -> None:
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport, tracer: Tracer, requests: Counter | None = None
+    ) -> None:
         self._inner = inner
         self._tracer = tracer
+        self._requests = requests
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request` inside a CLIENT span that ends when the response headers arrive."""
@@ -84,7 +89,12 @@ class TracingTransport(httpx.AsyncBaseTransport):
                 "url.path": url.path,
             },
         ) as span:
-            response = await self._inner.handle_async_request(request)
+            try:
+                response = await self._inner.handle_async_request(request)
+            except httpx.TransportError as exc:
+                self._count("timeout" if isinstance(exc, httpx.TimeoutException) else "error")
+                raise
+            self._count(str(response.status_code))
             span.set_attribute("http.response.status_code", response.status_code)
             intuit_tid = response.headers.get("intuit_tid")
             if intuit_tid:  # what Intuit support asks for about one request
@@ -92,6 +102,10 @@ class TracingTransport(httpx.AsyncBaseTransport):
             if response.status_code >= httpx.codes.BAD_REQUEST:
                 span.set_status(StatusCode.ERROR, f"HTTP {response.status_code}")
             return response
+
+    def _count(self, status: str) -> None:
+        if self._requests is not None:
+            self._requests.labels(status).inc()
 
     async def aclose(self) -> None:
         """Close the inner transport."""
