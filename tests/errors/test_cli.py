@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 from qbsync_errors.cli import app
@@ -26,7 +27,7 @@ class TestCli:
         assert (await _run("key", "create", "--tenant", "Not Valid")).exit_code == 2
 
     async def test_key_create_then_list_show_resync_skip(
-        self, errors: Errors, errors_url: str, tenant: str
+        self, errors: Errors, errors_url: str, tenant: str, tmp_path: Path
     ) -> None:
         db_env = {
             "QBSYNC_DATABASE_URL": errors.settings.database_url,
@@ -60,6 +61,19 @@ class TestCli:
         missing = await _run("show", "nope", env=env)
         assert missing.exit_code == 1
         assert "404: no error nope" in missing.output
+
+        # Without --url or the variable, the dev stack's dev.env names the service.
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / "dev.env").write_text(f"QBSYNC_ERRORS_URL={errors_url}\n")
+        from_dev_env = await _run(
+            "show", first.record_id, env={"QBSYNC_HOME": str(home), "QBSYNC_ERRORS_KEY": key}
+        )
+        assert from_dev_env.exit_code == 0, from_dev_env.output
+        assert json.loads(from_dev_env.output)["record_id"] == first.record_id
+        keyless = await _run("list", env={"QBSYNC_ERRORS_URL": errors_url, "QBSYNC_ERRORS_KEY": ""})
+        assert keyless.exit_code == 2
+        assert "no API key" in keyless.output
 
         revoked = await _run("key", "revoke", key.split("_")[1], env=db_env)
         assert revoked.exit_code == 0, revoked.output

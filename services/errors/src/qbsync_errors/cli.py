@@ -13,8 +13,9 @@ from typing import Annotated, Any
 import asyncpg
 import httpx
 import typer
+from dotenv import dotenv_values
 from qbsync_core.db import migrate
-from qbsync_core.settings import load_settings
+from qbsync_core.settings import dev_env_file, load_settings
 
 from qbsync_errors.app import MIGRATIONS, SCHEMA
 from qbsync_errors.keys import create_api_key, revoke_api_key
@@ -28,8 +29,14 @@ app.add_typer(key_app, name="key")
 TENANT_PATTERN = r"^[a-z0-9-]{1,64}$"
 
 Url = Annotated[
-    str,
-    typer.Option("--url", envvar="QBSYNC_ERRORS_URL", help="Base URL of the errors service."),
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="QBSYNC_ERRORS_URL",
+        help="Base URL of the errors service [default: the dev stack's, from its dev.env, "
+        "else http://127.0.0.1:8084].",
+        show_default=False,
+    ),
 ]
 Key = Annotated[
     str,
@@ -88,8 +95,26 @@ def revoke_key(
     typer.echo(f"revoked {key_id}")
 
 
-def _call(url: str, key: str, method: str, path: str, **kwargs: Any) -> Any:
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) as client:
+def _dev_stack_url() -> str:
+    """The dev stack's errors URL (`qbsync dev up` writes it to dev.env), else the default port."""
+    env_file = dev_env_file()
+    if env_file.is_file():
+        url = dotenv_values(env_file).get("QBSYNC_ERRORS_URL")
+        if url:
+            return url
+    return "http://127.0.0.1:8084"
+
+
+def _call(url: str | None, key: str, method: str, path: str, **kwargs: Any) -> Any:
+    if not key:
+        typer.echo(
+            "no API key: pass --key or set QBSYNC_ERRORS_KEY "
+            "(`qbsync errors key create --all` makes an operator key)",
+            err=True,
+        )
+        raise typer.Exit(2)
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=url or _dev_stack_url(), headers=headers) as client:
         try:
             response = client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
@@ -107,7 +132,7 @@ def _call(url: str, key: str, method: str, path: str, **kwargs: Any) -> Any:
 
 @app.command("list")
 def list_errors(
-    url: Url = "http://127.0.0.1:8084",
+    url: Url = None,
     key: Key = "",
     tenant: Annotated[str | None, typer.Option()] = None,
     category: Annotated[str | None, typer.Option(help="Account, Invoice, ...")] = None,
@@ -133,20 +158,20 @@ def list_errors(
 
 
 @app.command("show")
-def show(record_id: str, url: Url = "http://127.0.0.1:8084", key: Key = "") -> None:
+def show(record_id: str, url: Url = None, key: Key = "") -> None:
     """Print one error in full (JSON, payload included)."""
     typer.echo(json.dumps(_call(url, key, "GET", f"/v1/errors/{record_id}"), indent=2))
 
 
 @app.command("resync")
-def resync(record_id: str, url: Url = "http://127.0.0.1:8084", key: Key = "") -> None:
+def resync(record_id: str, url: Url = None, key: Key = "") -> None:
     """Replay an error from its failing stage."""
     error = _call(url, key, "POST", f"/v1/errors/{record_id}/resync")
     typer.echo(f"{error['record_id']} {error['status']} (resync {error['resyncs']})")
 
 
 @app.command("skip")
-def skip(record_id: str, url: Url = "http://127.0.0.1:8084", key: Key = "") -> None:
+def skip(record_id: str, url: Url = None, key: Key = "") -> None:
     """Stop retrying and notifying about an error."""
     error = _call(url, key, "POST", f"/v1/errors/{record_id}/skip")
     typer.echo(f"{error['record_id']} {error['status']}")
