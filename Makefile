@@ -61,7 +61,7 @@ system-deps: ## Debian's chromium + chromedriver for the operator-page browser t
 deploy-check: ## Validate deploy/compose.yaml and the kustomize base with their own tools
 	@command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
-	QBSYNC_POSTER_TOKEN_KEYS=validate docker-compose -f deploy/compose.yaml config -q
+	QBSYNC_POSTER_TOKEN_KEYS=validate QBSYNC_MAPPER_ADMIN_TOKEN=validate docker-compose -f deploy/compose.yaml config -q
 	@command -v kubectl >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null; }
 	kubectl kustomize deploy/k8s/base >/dev/null

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from qbsync_core.db import create_pool
 from qbsync_core.operations import operations_router
 from qbsync_core.service import build_runtime, prepare
-from qbsync_core.settings import Environment, QbsyncSettings, load_settings
+from qbsync_core.settings import QbsyncSettings, load_settings
 from qbsync_core.web import error_response, instrument, make_producer
 
 from qbsync_poster import handlers, http
@@ -24,7 +24,7 @@ from qbsync_poster.metrics import qbo_requests_counter
 from qbsync_poster.migrations_path import MIGRATIONS, SCHEMA, SERVICE_NAME
 from qbsync_poster.publishing import KafkaPublisher
 from qbsync_poster.resources import NotReady, Resources
-from qbsync_poster.settings import PosterSettings
+from qbsync_poster.settings import PosterSettings, production_problems
 from qbsync_poster.tracing import TracingTransport
 from qbsync_poster.transport import BoundedTransport, ShardedTransport
 
@@ -50,11 +50,9 @@ def create_app(
     elif not isinstance(settings, PosterSettings):
         settings = PosterSettings.model_validate(settings.model_dump())
     poster_settings: PosterSettings = settings
-    if (
-        poster_settings.environment is Environment.PRODUCTION
-        and not poster_settings.token_keys.get_secret_value()
-    ):
-        raise ValueError("QBSYNC_POSTER_TOKEN_KEYS is required in production")
+    problems = production_problems(poster_settings)
+    if problems:
+        raise ValueError("; ".join(problems))
     runtime = build_runtime(SERVICE_NAME, poster_settings)
     tracer = runtime.tracer_provider.get_tracer(SERVICE_NAME)
     resources = Resources(settings=poster_settings)

@@ -2,13 +2,15 @@
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
-from qbsync_core.settings import QbsyncSettings
+from qbsync_core.settings import Environment, QbsyncSettings
 from qbsync_core.topics import COMMANDS
 from qbsync_qbo import INTUIT_PRODUCTION, INTUIT_TOKEN_URL
 
 INTUIT_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
 """Intuit's consent page (authorization-code flow, step 1)."""
 QBO_SCOPE = "com.intuit.quickbooks.accounting"
+DEV_CLIENT_ID, DEV_CLIENT_SECRET = "qbsync-dev", "qbsync-dev-secret"  # noqa: S105 - dev only
+"""The emulator's well-known OAuth client: fine on the dev stack, refused in production."""
 
 
 class PosterSettings(QbsyncSettings):
@@ -68,8 +70,13 @@ class PosterSettings(QbsyncSettings):
         default=INTUIT_TOKEN_URL,
         validation_alias=AliasChoices("QBSYNC_QBO_TOKEN_URL", "QBSYNC_POSTER_OAUTH_TOKEN_URL"),
     )
-    oauth_client_id: str = Field(default="qbsync-dev", description="The app's OAuth client id.")
-    oauth_client_secret: SecretStr = Field(default=SecretStr("qbsync-dev-secret"))
+    oauth_client_id: str = Field(
+        default=DEV_CLIENT_ID, description="The app's OAuth client id (required in production)."
+    )
+    oauth_client_secret: SecretStr = Field(
+        default=SecretStr(DEV_CLIENT_SECRET),
+        description="The app's OAuth client secret (required in production).",
+    )
     oauth_redirect_uri: str = Field(
         default="http://127.0.0.1:8083/callback", description="Where Intuit sends the user back."
     )
@@ -110,3 +117,21 @@ class PosterSettings(QbsyncSettings):
     refresh_leeway_s: float = Field(
         default=300.0, description="Refresh an access token this long before it expires."
     )
+
+
+def production_problems(settings: PosterSettings) -> list[str]:
+    """What a production poster is missing; empty outside production.
+
+    The development fallbacks (a derived token key, the emulator's OAuth client) would
+    run, and then fail at the first connect or leave tokens weakly encrypted.
+    """
+    if settings.environment is not Environment.PRODUCTION:
+        return []
+    problems = []
+    if not settings.token_keys.get_secret_value():
+        problems.append("QBSYNC_POSTER_TOKEN_KEYS is required in production")
+    if settings.oauth_client_id == DEV_CLIENT_ID:
+        problems.append("QBSYNC_POSTER_OAUTH_CLIENT_ID must be the app's own in production")
+    if settings.oauth_client_secret.get_secret_value() == DEV_CLIENT_SECRET:
+        problems.append("QBSYNC_POSTER_OAUTH_CLIENT_SECRET must be the app's own in production")
+    return problems
