@@ -9,7 +9,7 @@ from qbsync_qbo import INTUIT_PRODUCTION, INTUIT_TOKEN_URL
 INTUIT_AUTHORIZE_URL = "https://appcenter.intuit.com/connect/oauth2"
 """Intuit's consent page (authorization-code flow, step 1)."""
 QBO_SCOPE = "com.intuit.quickbooks.accounting"
-DEV_CLIENT_ID, DEV_CLIENT_SECRET = "qbsync-dev", "qbsync-dev-secret"  # noqa: S105 - dev only
+DEV_CLIENT_ID, DEV_CLIENT_SECRET = "qbsync-dev", "qbsync-dev-secret"
 """The emulator's well-known OAuth client: fine on the dev stack, refused in production."""
 
 
