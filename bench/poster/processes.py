@@ -26,6 +26,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cryptography.fernet import Fernet
 from qbsync_core.commands import PostingCommand
 from qbsync_core.topics import COMMANDS, POSTED
+from qbsync_poster.settings import PosterSettings
 
 from bench.cpu import (
     cpu_by_program,
@@ -133,7 +134,9 @@ async def many_realms_processes(
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap, linger_ms=5)
     await producer.start()
     with posters(env, count, base, port) as procs:
-        await _group_settled(stack.bootstrap, group, count, timeout=120)
+        default = PosterSettings.model_fields["consumers"].default
+        members = count * int(env.get("QBSYNC_POSTER_CONSUMERS", default))
+        await _group_settled(stack.bootstrap, group, members, timeout=120)
         pids = [proc.pid for proc, _ in procs]
         spies = sampled(
             {**{f"poster-{i}": pid for i, pid in enumerate(pids)}, "emulator": stack.qbo_pid}
