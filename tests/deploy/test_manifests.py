@@ -94,6 +94,13 @@ class TestKubernetes:
             assert url == "/readyz", name
             assert ("GET", url) in routes, name
 
+    def test_posters_run_four_group_members_per_process(self) -> None:
+        # The code's default is 1 for the embedded broker, where each join waits seconds.
+        [config] = [d for d in _k8s_documents() if d["kind"] == "ConfigMap"]
+        assert config["data"]["QBSYNC_POSTER_CONSUMERS"] == "4"
+        compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+        assert compose["poster"]["environment"]["QBSYNC_POSTER_CONSUMERS"] == "4"
+
     def test_autoscaling_never_exceeds_the_partitions_a_group_can_use(self) -> None:
         from qbsync_core.topics import ACCEPTED, COMMANDS, ERRORS, INBOUND
 

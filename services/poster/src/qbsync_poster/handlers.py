@@ -24,6 +24,7 @@ from qbsync_poster.dispatch import Raw, handle_batch, handle_one_by_one
 from qbsync_poster.resources import NotReady, Resources
 
 RETRY_PAUSE_SECONDS = 2.0
+HEARTBEAT_INTERVAL_MS = 500
 INFRASTRUCTURE = (InfrastructureFailure, NotReady, OSError, KafkaError, TimeoutError)
 log = structlog.get_logger()
 
@@ -58,6 +59,10 @@ def build_router(resources: Resources) -> KafkaRouter:
             fetch_min_bytes=settings.kafka_fetch_min_bytes,
             fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
             auto_offset_reset="earliest",
+            # Members learn of a rebalance at their next heartbeat: with several members
+            # per process, Kafka's 3 s made every start (and every member joining) wait
+            # seconds for the group to settle.
+            heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
             decoder=raw_only,
             parser=tolerant_headers,
         )(on_commands)
