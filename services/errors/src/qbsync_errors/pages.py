@@ -212,6 +212,7 @@ def build_router(deps: Resources) -> APIRouter:
             replayed = await actions.resume_tenant(key, tenant)
         except NotFound:
             return _see("/ui", problem=f"Tenant {tenant} is not paused.")
-        return _see("/ui", flash=f"Tenant {tenant} resumed; {replayed} failed commands sent again.")
+        sent = f"{replayed} failed command{'' if replayed == 1 else 's'} sent again"
+        return _see("/ui", flash=f"Tenant {tenant} resumed; {sent}.")
 
     return router
