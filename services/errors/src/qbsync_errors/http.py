@@ -5,11 +5,11 @@ from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-import asyncpg
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import AnyHttpUrl, BaseModel, Field
 from qbsync_core.errors import ErrorCategory
+from qbsync_core.operations import readiness_problem
 
 from qbsync_errors import outbox, storage
 from qbsync_errors.actions import BULK_LIMIT, NotFound
@@ -380,12 +380,9 @@ def build_router(deps: Resources) -> APIRouter:
     )
     async def readyz() -> Any:
         pool, _ = deps.ready()
-        try:
-            await pool.fetchval("SELECT 1")
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise HTTPException(503, f"database: {exc}") from exc
-        if not await deps.broker.ping(timeout=2):
-            raise HTTPException(503, "broker does not answer")
+        problem = await readiness_problem(pool, deps.broker)
+        if problem is not None:
+            raise HTTPException(503, problem)
         return {"status": "ready"}
 
     @router.get(

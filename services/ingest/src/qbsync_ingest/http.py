@@ -3,13 +3,13 @@
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-import asyncpg
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from qbsync_core.errors import INFRASTRUCTURE_ERRORS, ErrorCategory
+from qbsync_core.operations import readiness_problem
 from qbsync_core.records import ErrorRecord, Reason, Stage, encode_payload, record_id_for
 
 from qbsync_ingest.intake import Outcome, Status, Submitted, intake
@@ -211,12 +211,9 @@ def build_router(deps: Resources) -> APIRouter:
     )
     async def readyz() -> Any:
         pool, _ = deps.ready()
-        try:
-            await pool.fetchval("SELECT 1")
-        except (OSError, asyncpg.PostgresError) as exc:
-            return _problem(503, f"database: {exc}")
-        if not await deps.broker.ping(timeout=2):
-            return _problem(503, "broker does not answer")
+        problem = await readiness_problem(pool, deps.broker)
+        if problem is not None:
+            return _problem(503, problem)
         return {"status": "ready"}
 
     @router.get("/metrics", summary="Prometheus metrics.", response_class=Response)
