@@ -65,7 +65,10 @@ class TestCli:
         # Without --url or the variable, the dev stack's dev.env names the service.
         home = tmp_path / "home"
         home.mkdir()
-        (home / "dev.env").write_text(f"QBSYNC_ERRORS_URL={errors_url}\n")
+        (home / "dev.env").write_text(  # as `qbsync dev up` writes it: every service's settings
+            f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:1\nQBSYNC_ERRORS_URL={errors_url}\n"
+            "QBSYNC_POSTER_URL=http://127.0.0.1:2\n"
+        )
         from_dev_env = await _run(
             "show", first.record_id, env={"QBSYNC_HOME": str(home), "QBSYNC_ERRORS_KEY": key}
         )

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 import asyncpg
 import httpx
 import typer
-from dotenv import dotenv_values
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from qbsync_core.db import migrate
 from qbsync_core.settings import dev_env_file, load_settings
 
@@ -32,9 +33,8 @@ Url = Annotated[
     str | None,
     typer.Option(
         "--url",
-        envvar="QBSYNC_ERRORS_URL",
-        help="Base URL of the errors service [default: the dev stack's, from its dev.env, "
-        "else http://127.0.0.1:8084].",
+        help="Base URL of the errors service [default: QBSYNC_ERRORS_URL, from the "
+        "environment or the dev stack's dev.env, else http://127.0.0.1:8084].",
         show_default=False,
     ),
 ]
@@ -95,14 +95,21 @@ def revoke_key(
     typer.echo(f"revoked {key_id}")
 
 
-def _dev_stack_url() -> str:
-    """The dev stack's errors URL (`qbsync dev up` writes it to dev.env), else the default port."""
+class ApiTarget(BaseSettings):
+    """Where the errors API is (`QBSYNC_ERRORS_URL`).
+
+    Read from the environment, else the dev stack's dev.env (`qbsync dev up` writes it
+    there), else the service's default port.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")  # dev.env holds every service's settings
+
+    url: str = Field(default="http://127.0.0.1:8084", validation_alias="QBSYNC_ERRORS_URL")
+
+
+def _api_url() -> str:
     env_file = dev_env_file()
-    if env_file.is_file():
-        url = dotenv_values(env_file).get("QBSYNC_ERRORS_URL")
-        if url:
-            return url
-    return "http://127.0.0.1:8084"
+    return ApiTarget(_env_file=env_file if env_file.is_file() else None).url
 
 
 def _call(url: str | None, key: str, method: str, path: str, **kwargs: Any) -> Any:
@@ -114,7 +121,7 @@ def _call(url: str | None, key: str, method: str, path: str, **kwargs: Any) -> A
         )
         raise typer.Exit(2)
     headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=url or _dev_stack_url(), headers=headers) as client:
+    with httpx.Client(base_url=url or _api_url(), headers=headers) as client:
         try:
             response = client.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
