@@ -17,6 +17,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,26 @@ from bench.cpu import (
 from bench.poster.chaos import _spawn, connect_realms, poster_env
 
 Factory = Callable[[str, str, int, int], PostingCommand]
+
+
+@dataclass(frozen=True)
+class ManyRun:
+    """One many-realm run: its rate, and the CPU seconds that bought it."""
+
+    commands: int
+    seconds: float
+    poster_cpu: float
+    emulator_cpu: float
+    busy: float
+    """Share of the whole machine (all cores) that was busy."""
+    line: str
+
+    @property
+    def rate(self) -> float:
+        return self.commands / self.seconds
+
+    def ms_per_command(self, cpu_seconds: float) -> float:
+        return cpu_seconds / self.commands * 1000
 
 
 @contextlib.contextmanager
@@ -90,8 +111,8 @@ async def many_realms_processes(
     realms: int,
     per_realm: int,
     count: int,
-) -> tuple[str, str]:
-    """Run the scenario; returns (Markdown row, a CPU line for stderr)."""
+) -> "ManyRun":
+    """Run the scenario once; `ManyRun.line` is a CPU line for stderr."""
     await stack.admin("POST", "limits", {"enabled": False})
     await stack.admin("POST", "latency", {"fixed_ms": 0})
     key = Fernet.generate_key().decode()
@@ -172,25 +193,23 @@ async def many_realms_processes(
         cpu = [cpu_seconds(p) - b for p, b in zip([*pids, stack.qbo_pid], cpu_before, strict=True)]
         busy = machine_busy_seconds() - busy
         top = program_deltas(programs, cpu_by_program())
-    rate = len(commands) / seconds
     stats = (await stack.admin("GET", "stats"))["realms"]
     requests = sum(stats.get(r, {}).get("requests", 0) for r in realm_ids)
-    poster_cpu = sum(cpu[:-1])
+    cores = os.cpu_count() or 1
     line = (
         f"many realms, {count} poster processes (from "
         f"{datetime.fromtimestamp(time.time() - seconds, UTC):%H:%M:%S.%f}): "
         f"{requests:,} QBO requests; {seconds:.1f} s "
         f"wall; CPU: posters {' + '.join(f'{c:.1f}' for c in cpu[:-1])} s "
-        f"({poster_cpu / len(commands) * 1000:.2f} ms/command), emulator {cpu[-1]:.1f} s, "
-        f"whole machine {busy:.1f} s ({busy / seconds / (os.cpu_count() or 1):.0%} of "
-        f"{os.cpu_count()} cores); by program: {top}"
+        f"({sum(cpu[:-1]) / len(commands) * 1000:.2f} ms/command), emulator {cpu[-1]:.1f} s, "
+        f"whole machine {busy:.1f} s ({busy / seconds / cores:.0%} of "
+        f"{cores} cores); by program: {top}"
     )
-    row = (
-        f"| {realms} realms, limits off, no latency, {count} poster processes | "
-        f"{len(commands):,} commands in {seconds:.1f} s | **{rate:,.0f} commands/s**; CPU: "
-        f"posters {poster_cpu / len(commands) * 1000:.2f} ms/command, emulator "
-        f"{cpu[-1] / len(commands) * 1000:.2f} ms/command, whole machine "
-        f"{busy / seconds / (os.cpu_count() or 1):.0%} busy | goal >= 2,000/s: "
-        f"{'met' if rate >= 2000 else 'NOT met'} |"
+    return ManyRun(
+        commands=len(commands),
+        seconds=seconds,
+        poster_cpu=sum(cpu[:-1]),
+        emulator_cpu=cpu[-1],
+        busy=busy / seconds / cores,
+        line=line,
     )
-    return row, line

@@ -2,7 +2,8 @@
 
 Usage:
     python bench/poster/run.py [--invoices 3000] [--latency-ms 150]
-                               [--realms 200] [--per-realm 25 100] [--posters 2]
+                               [--realms 200] [--per-realm 25 100] [--repeats 3]
+                               [--posters 2]
 
 Starts an embedded broker and PostgreSQL and the emulator in a subprocess, and measures
 from the first command produced to the last `posted` record seen on qbsync.posted.v1:
@@ -15,9 +16,10 @@ from the first command produced to the last `posted` record seen on qbsync.poste
 2. Many realms, limits off, no latency: commands/s through the whole poster (consume,
    ledger, QBO writes, publish; goal >= 2,000/s on the 2-core machine), with the poster
    as `--posters` processes of one consumer group as deployed (processes.py; 0 = one
-   poster inside this process). One run per `--per-realm` value: 25 per realm is mostly
-   first contact (each realm's 5 customers looked up and created), 100 per realm is
-   closer to the sustained rate.
+   poster inside this process). One run per `--per-realm` value, except the last, which
+   runs `--repeats` times and is reported as its median: 25 per realm is mostly first
+   contact (each realm's 5 customers looked up and created) and is not judged; 100 per
+   realm is the sustained rate, which the goal is judged on.
 3. Exactly once under chaos (chaos.py): 5,000 commands for 20 realms with injected
    faults, a forced token expiry per realm and the poster process SIGKILLed three
    times, judged by the emulator's export.
@@ -70,7 +72,7 @@ from qbsync_qbo import TokenSet
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.cpu import cpu_seconds, machine_busy_seconds
 from bench.poster.chaos import run_chaos
-from bench.poster.processes import many_realms_processes
+from bench.poster.processes import ManyRun, many_realms_processes
 
 CEILING_PER_MIN = 40 * 30 + (500 - 40)
 GOAL_SHARE = 0.95
@@ -319,6 +321,33 @@ async def many_realms(stack: Stack, realms: int, per_realm: int) -> str:
     )
 
 
+def many_row(runs: list[ManyRun], realms: int, posters: int, *, judged: bool) -> str:
+    """A Markdown row for many-realm runs of one size: the median run, and the range.
+
+    Only the sustained size is judged against the goal: the smaller run is mostly each
+    realm's first contact (token, customer and item look-ups, new connections), which
+    happens once per realm, not per command.
+    """
+    ordered = sorted(runs, key=lambda r: r.rate)
+    mid = ordered[len(ordered) // 2]
+    spread = (
+        f" (range {ordered[0].rate:,.0f} - {ordered[-1].rate:,.0f} over {len(runs)} runs)"
+        if len(runs) > 1
+        else ""
+    )
+    if judged:
+        goal = f"goal >= 2,000/s: {'met' if mid.rate >= 2000 else 'NOT met'}"
+    else:
+        goal = "first contact of each realm; the goal is judged on the sustained run below"
+    return (
+        f"| {realms} realms, limits off, no latency, {posters} poster processes | "
+        f"{mid.commands:,} commands in {mid.seconds:.1f} s | **{mid.rate:,.0f} commands/s**"
+        f"{spread}; CPU: posters {mid.ms_per_command(mid.poster_cpu):.2f} ms/command, "
+        f"emulator {mid.ms_per_command(mid.emulator_cpu):.2f} ms/command, whole machine "
+        f"{mid.busy:.0%} busy | {goal} |"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--invoices", type=int, default=3000)
@@ -341,6 +370,12 @@ async def main() -> None:
         help="poster processes in the many-realm run (0: one poster inside this process)",
     )
     parser.add_argument("--kills", type=int, default=3, help="SIGKILLs in the chaos run")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="runs of the last --per-realm value; the row gives their median (and range)",
+    )
     args = parser.parse_args()
     keep = os.environ.get("BENCH_POSTER_WORKDIR")  # keep logs (e.g. to study a stall)
     with contextlib.ExitStack() as stack_of_dirs:
@@ -371,18 +406,22 @@ async def main() -> None:
                 if "many" in wanted and args.posters == 0:
                     rows += [await many_realms(stack, args.realms, n) for n in args.per_realm]
                 elif "many" in wanted:
-                    for per_realm in args.per_realm:
-                        row, line = await many_realms_processes(
-                            stack,
-                            invoice,
-                            base,
-                            free_port,
-                            realms=args.realms,
-                            per_realm=per_realm,
-                            count=args.posters,
-                        )
-                        print(line, file=sys.stderr)
-                        rows.append(row)
+                    for i, per_realm in enumerate(args.per_realm):
+                        sustained = i == len(args.per_realm) - 1
+                        runs = []
+                        for _ in range(args.repeats if sustained else 1):
+                            run = await many_realms_processes(
+                                stack,
+                                invoice,
+                                base,
+                                free_port,
+                                realms=args.realms,
+                                per_realm=per_realm,
+                                count=args.posters,
+                            )
+                            print(run.line, file=sys.stderr)
+                            runs.append(run)
+                        rows.append(many_row(runs, args.realms, args.posters, judged=sustained))
                 if "chaos" in wanted:
                     row, _ = await run_chaos(
                         stack, invoice, base, free_port(), kills_wanted=args.kills
