@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 from qbsync_core.db import create_pool
 from qbsync_core.service import build_runtime, prepare
@@ -18,6 +17,7 @@ from qbsync_core.web import error_response, instrument, make_producer
 
 from qbsync_errors import handlers, http, pages
 from qbsync_errors.actions import Actions, Conflict, NotFound
+from qbsync_errors.egress import webhook_client
 from qbsync_errors.jobs import Jobs
 from qbsync_errors.metrics import ErrorsMetrics
 from qbsync_errors.notify import Deliverer
@@ -48,7 +48,7 @@ def create_app(settings: ErrorsSettings | None = None) -> FastAPI:
         pool = await create_pool(settings.database_url, SCHEMA)
         producer = make_producer(settings, SERVICE_NAME)
         await producer.start()
-        client = httpx.AsyncClient(follow_redirects=False)
+        client = webhook_client(allow_private=settings.private_webhooks_allowed)
         actions = Actions(pool, Publisher(producer))
         jobs = Jobs(
             settings,

@@ -13,6 +13,7 @@ from qbsync_core.operations import readiness_problem
 
 from qbsync_errors import outbox, storage
 from qbsync_errors.actions import BULK_LIMIT, NotFound
+from qbsync_errors.egress import is_internal
 from qbsync_errors.keys import ApiKey, key_for_token
 from qbsync_errors.models import (
     AuditEntry,
@@ -395,7 +396,10 @@ def build_router(deps: Resources) -> APIRouter:
 
 
 def _check_webhook_url(url: str, allow_private: bool) -> None:
-    """Refuse webhook URLs that point into our own network, unless allowed (dev and tests)."""
+    """Refuse webhook URLs that point into our own network, unless allowed (dev and tests).
+
+    A host name passes here; what it resolves to is checked at each delivery (`egress`).
+    """
     if allow_private:
         return
     host = urlsplit(url).hostname or ""
@@ -405,5 +409,5 @@ def _check_webhook_url(url: str, allow_private: bool) -> None:
         if host == "localhost" or host.endswith(".localhost"):
             raise HTTPException(422, "webhook URL must not point at this host") from None
         return
-    if address.is_private or address.is_loopback or address.is_link_local:
+    if is_internal(address):
         raise HTTPException(422, "webhook URL must be a public address")
