@@ -72,6 +72,11 @@ class Poster:
             ),
         )
 
+    async def opt_in_backsync(self, tenant: str) -> None:
+        """Turn payment back-sync on for `tenant` through the API (SET-7)."""
+        answer = await self.http.put(f"/v1/tenants/{tenant}/backsync", json={"enabled": True})
+        assert answer.json() == {"enabled": True}, answer.text
+
     async def direct(self, realm: str) -> QboClient:
         """A client of the realm that bypasses the poster (to change QBO behind its back)."""
         tokens = await self.admin("POST", f"realms/{realm}/tokens")

@@ -1,4 +1,7 @@
-"""Back-sync (SET-7): payments recorded in QBO against synced invoices go back upstream."""
+"""Back-sync (SET-7): payments recorded in QBO against synced invoices go back upstream.
+
+Only for tenants that opted in; by default QBO is never read back (SET-6).
+"""
 
 import asyncio
 import json
@@ -7,6 +10,7 @@ import uuid
 import pytest
 from qbsync_core.records import QboPaymentNotice
 from qbsync_poster import storage
+from qbsync_poster.backsync import back_sync
 from qbsync_poster.cdc import CdcPoller
 
 from tests.poster.conftest import Poster
@@ -20,6 +24,7 @@ async def test_payment_recorded_in_qbo_against_a_synced_invoice_is_published_set
 ) -> None:
     tenant = tenant_id()
     realm = await poster.connected_realm(tenant)
+    await poster.opt_in_backsync(tenant)
     cust = customer_by_name(tenant, "Back Co")
     inv = invoice(tenant, realm, "b-1", "1", cust, "50.00")
     ours = payment(tenant, realm, "b-p", inv.upstream_ref, cust, "20.00")
@@ -87,6 +92,7 @@ class TestBackSyncFromCdc:
     ) -> None:
         tenant = tenant_id()
         realm = await poster.connected_realm(tenant)
+        await poster.opt_in_backsync(tenant)
         cust = customer_by_name(tenant, "Cdc Co")
         inv = invoice(tenant, realm, "c-1", "11", cust, "80.00")
         ours = payment(tenant, realm, "c-p", inv.upstream_ref, cust, "20.00")
@@ -121,6 +127,7 @@ class TestBackSyncFromCdc:
     async def test_the_poll_runs_by_itself_every_interval(self, poster: Poster) -> None:
         tenant = tenant_id()
         realm = await poster.connected_realm(tenant)
+        await poster.opt_in_backsync(tenant)
         cust = customer_by_name(tenant, "Cdc Loop Co")
         inv = invoice(tenant, realm, "l-1", "12", cust, "40.00")
         invoice_id = str((await poster.run([inv]))[inv.command_id].record["qbo_id"])
@@ -154,3 +161,49 @@ class TestBackSyncFromCdc:
         assert stored.realm_id not in {
             c.realm_id for c in await storage.active_connections(poster.resources.ready().pool)
         }
+
+
+class TestBackSyncIsOptIn:
+    async def test_qbo_is_not_read_back_until_the_tenant_opts_in_set6(self, poster: Poster) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        path = f"/v1/tenants/{tenant}/backsync"
+        assert (await poster.http.get(path)).json() == {"enabled": False}
+        cust = customer_by_name(tenant, "Opt Co")
+        inv = invoice(tenant, realm, "o-1", "21", cust, "60.00")
+        invoice_id = str((await poster.run([inv]))[inv.command_id].record["qbo_id"])
+        theirs = await _their_payment(poster, realm, invoice_id, 25)
+        deps = poster.resources.ready()
+        cdc = poster.resources.cdc
+        assert cdc is not None
+        notice = QboPaymentNotice(realm_id=realm, entity_id=theirs, operation="Create")
+
+        await cdc.poll_once()
+        assert await storage.cdc_cursor(deps.pool, realm) is None  # the realm was not polled
+        assert await back_sync(deps.pool, deps.connections, notice) is None  # nor read
+        assert _backsynced(poster, tenant) == []
+
+        await poster.opt_in_backsync(tenant)
+        assert (await poster.http.get(path)).json() == {"enabled": True}
+        assert await back_sync(deps.pool, deps.connections, notice) is not None
+        await cdc.poll_once()
+        await poster.posted.wait_until(lambda: bool(_backsynced(poster, tenant)), timeout=20)
+        assert [r["qbo_payment_id"] for r in _backsynced(poster, tenant)] == [theirs]
+
+    async def test_a_reconnect_keeps_the_choice(self, poster: Poster) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        await poster.opt_in_backsync(tenant)
+        await poster.connect(tenant, realm)  # new tokens, e.g. after a revoked grant
+        answer = await poster.http.get(f"/v1/tenants/{tenant}/backsync")
+        assert answer.json() == {"enabled": True}
+
+    async def test_a_tenant_without_a_connection_gets_a_404_that_says_so(
+        self, poster: Poster
+    ) -> None:
+        tenant = tenant_id()
+        answer = await poster.http.put(f"/v1/tenants/{tenant}/backsync", json={"enabled": True})
+        assert answer.status_code == 404
+        assert "no QBO connection" in answer.json()["detail"]
+        bad = await poster.http.put(f"/v1/tenants/{tenant}/backsync", json={"enabled": "maybe"})
+        assert bad.status_code == 422

@@ -157,5 +157,7 @@ POSTER: dict[Route, list[Protection]] = {
     ("GET", "/health"): [Public()],
     ("GET", "/connect/qbo"): [Scoped("poster", (307,), params={"tenant": "{tenant}"})],
     ("GET", "/callback"): [StateProtected()],
+    ("GET", "/v1/tenants/{tenant_id}/backsync"): [Scoped("poster")],
+    ("PUT", "/v1/tenants/{tenant_id}/backsync"): [Scoped("poster", json={"enabled": False})],
     **{("GET", f"/v1/tenants/{{tenant_id}}/qbo/{r}"): [Scoped("poster")] for r in _READS},
 }

@@ -1,5 +1,8 @@
 """Back-sync (SET-7): a Payment recorded in QBO against a synced invoice goes back upstream.
 
+Only for tenants that opted in (`PUT /v1/tenants/{t}/backsync`): by default QBO is
+never read back (SET-6), and notices for other tenants are dropped with a log line.
+
 Two paths find such payments: ingest turns QBO's webhook into a `QboPaymentNotice` on
 qbsync.commands.v1, and the CDC poll (cdc.py) asks QBO's ChangeDataCapture for payments
 changed since a cursor. Either way, if a line links an invoice from the ledger, a
@@ -86,6 +89,10 @@ async def back_sync(
     stored = await storage.connection_for_realm(pool, notice.realm_id)
     if stored is None:
         log.info("payment notice for an unknown realm", realm=notice.realm_id)
+        return None
+    if not stored.backsync:
+        # SET-6: QBO is not read back for a tenant that did not opt in.
+        log.info("payment notice for a tenant without back-sync", tenant=stored.tenant_id)
         return None
     try:
         client = await connections.client_for(stored.tenant_id, notice.realm_id)

@@ -1,6 +1,7 @@
 """Back-sync from QBO's Change Data Capture (SET-7): the path that needs no webhook.
 
-Every `interval_s`, for each active connection, ask `/cdc` for Payments changed since
+Every `interval_s`, for each active connection whose tenant opted in to back-sync
+(SET-7; off by default, SET-6), ask `/cdc` for Payments changed since
 the realm's cursor and back-sync those that link invoices of the ledger (backsync.py),
 each QBO payment once. The cursor moves to the poll's start minus an overlap, so a
 payment committed in QBO while a poll ran is seen by the next one; seeing it twice is
@@ -64,9 +65,9 @@ class CdcPoller:
             await asyncio.sleep(self._interval)
 
     async def poll_once(self) -> int:
-        """Poll every active connection once; returns how many records were published."""
+        """Poll every opted-in connection once; returns how many records were published."""
         published = 0
-        for conn in await storage.active_connections(self._pool):
+        for conn in await storage.backsync_connections(self._pool):
             published += await self.poll_guarded(conn.tenant_id, conn.realm_id)
         return published
 

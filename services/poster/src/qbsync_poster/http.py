@@ -1,9 +1,10 @@
-"""HTTP: the OAuth connect flow, the read API over QBO lists, health.
+"""HTTP: the OAuth connect flow, the back-sync switch, the read API over QBO lists, health.
 
-`/connect/qbo` and the read API need an API key (`Authorization: Bearer qbs_...`) of
-the tenant they name, or an operator key; another tenant's id answers 404, as in the
-errors service. `/callback` carries no key (Intuit's redirect of the user's browser):
-the single-use, unguessable `state` issued by an authorized `/connect/qbo` protects it.
+`/connect/qbo`, `/v1/tenants/{t}/backsync` and the read API need an API key
+(`Authorization: Bearer qbs_...`) of the tenant they name, or an operator key; another
+tenant's id answers 404, as in the errors service. `/callback` carries no key
+(Intuit's redirect of the user's browser): the single-use, unguessable `state` issued
+by an authorized `/connect/qbo` protects it.
 """
 
 from collections.abc import Awaitable, Callable
@@ -11,14 +12,27 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
 from qbsync_qbo import Cond, QboAuthError, QboClient, QboEntity, QboError, select
 from qbsync_qbo.query import Scalar
 
+from qbsync_poster import storage
 from qbsync_poster.connections import NotConnected
 from qbsync_poster.keys import ApiKey, key_for_token
 from qbsync_poster.resources import Resources
 
 LIST_FIELDS = ("Id", "Name", "Active", "FullyQualifiedName")
+_NOT_CONNECTED = "tenant {} has no QBO connection; connect it first (/connect/qbo)"
+
+
+class BackSync(BaseModel):
+    """A tenant's payment back-sync switch (SET-7)."""
+
+    enabled: bool = Field(
+        description="Publish payments recorded in QBO against synced invoices upstream."
+    )
+
+
 _AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No or bad API key."},
     404: {"description": "Another tenant's id (for this key it does not exist)."},
@@ -90,6 +104,23 @@ def connect_router(resources: Resources) -> APIRouter:
         except QboAuthError as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, f"Intuit refused: {exc}") from exc
         return {"tenant_id": tenant, "realm_id": realm_id, "connected": True}
+
+    @router.get("/v1/tenants/{tenant_id}/backsync", response_model=BackSync, responses=_AUTH_ERRORS)
+    async def backsync(key: Key, tenant_id: str) -> BackSync:
+        """Whether payments recorded in QBO go back upstream for this tenant (SET-7)."""
+        pool = resources.ready().pool
+        stored = await storage.connection_for_tenant(pool, _in_scope(key, tenant_id))
+        if stored is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_CONNECTED.format(tenant_id))
+        return BackSync(enabled=stored.backsync)
+
+    @router.put("/v1/tenants/{tenant_id}/backsync", response_model=BackSync, responses=_AUTH_ERRORS)
+    async def set_backsync(key: Key, tenant_id: str, body: BackSync) -> BackSync:
+        """Opt in to (or out of) payment back-sync; off until turned on (SET-6)."""
+        pool = resources.ready().pool
+        if not await storage.set_backsync(pool, _in_scope(key, tenant_id), body.enabled):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_CONNECTED.format(tenant_id))
+        return body
 
     return router
 

@@ -21,6 +21,8 @@ class StoredConnection:
     status: str
     failure: str | None
     connected_at: datetime | None = None
+    backsync: bool = False
+    """The tenant opted in to payment back-sync (SET-7); off by default (SET-6)."""
 
 
 @dataclass
@@ -96,6 +98,7 @@ def _connection(row: asyncpg.Record | None) -> StoredConnection | None:
         row["status"],
         row["failure"],
         row["connected_at"],
+        row["backsync"],
     )
 
 
@@ -339,6 +342,25 @@ async def active_connections(db: Executor) -> list[StoredConnection]:
     rows = await db.fetch("SELECT * FROM connections WHERE status = 'active' ORDER BY tenant_id")
     found = (_connection(r) for r in rows)
     return [c for c in found if c is not None]
+
+
+async def backsync_connections(db: Executor) -> list[StoredConnection]:
+    """The connections in use whose tenant opted in to back-sync (SET-7), for the CDC poll."""
+    rows = await db.fetch(
+        "SELECT * FROM connections WHERE status = 'active' AND backsync ORDER BY tenant_id"
+    )
+    found = (_connection(r) for r in rows)
+    return [c for c in found if c is not None]
+
+
+async def set_backsync(db: Executor, tenant_id: str, enabled: bool) -> bool:
+    """Turn the tenant's back-sync on or off; False when the tenant has no connection."""
+    done: str = await db.execute(
+        "UPDATE connections SET backsync = $2, updated_at = now() WHERE tenant_id = $1",
+        tenant_id,
+        enabled,
+    )
+    return done != "UPDATE 0"
 
 
 async def cdc_cursor(db: Executor, realm_id: str) -> datetime | None:
