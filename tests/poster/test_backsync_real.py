@@ -204,6 +204,6 @@ class TestBackSyncIsOptIn:
         tenant = tenant_id()
         answer = await poster.http.put(f"/v1/tenants/{tenant}/backsync", json={"enabled": True})
         assert answer.status_code == 404
-        assert "no QBO connection" in answer.json()["detail"]
+        assert "no QBO connection" in answer.json()["error"]
         bad = await poster.http.put(f"/v1/tenants/{tenant}/backsync", json={"enabled": "maybe"})
         assert bad.status_code == 422

@@ -466,6 +466,85 @@ class TestOperatorActions:
         (posted,) = (await poster.export(realm))["Invoice"]
         assert posted["CustomerRef"]["value"] == chosen.id
 
+    async def _create_new(self, poster: Poster, tenant: str, customer_ref: str) -> None:
+        from qbsync_core.records import OperatorAction, OperatorActionType
+
+        action = OperatorAction(
+            action=OperatorActionType.CREATE_CUSTOMER,
+            tenant_id=tenant,
+            customer_ref=customer_ref,
+            actor="test",
+        )
+        await poster.send_raw(tenant, action.model_dump_json().encode(), action.kind)
+
+    async def test_create_customer_action_creates_one_although_auto_create_is_off_err4(
+        self, poster: Poster
+    ) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        cust = customer_by_name(tenant, "New For Sure", auto_create=False)
+        inv = invoice(tenant, realm, "n-1", "1", cust)
+        failed = (await poster.run([inv]))[inv.command_id]
+        assert failed.kind == "error"
+        assert "auto-create is off" in failed.record["cause"]
+
+        await self._create_new(poster, tenant, cust.upstream_ref)
+        outcome = (await poster.run([inv]))[inv.command_id]  # the resync
+        assert outcome.kind == "posted", outcome.record
+        exported = await poster.export(realm)
+        (created,) = exported["Customer"]
+        assert created["DisplayName"] == "New For Sure"
+        assert exported["Invoice"][0]["CustomerRef"]["value"] == created["Id"]
+        # Linked from now on (CUS-5): the next invoice neither searches nor creates.
+        later = invoice(tenant, realm, "n-2", "2", cust)
+        assert (await poster.run([later]))[later.command_id].kind == "posted"
+        assert len((await poster.export(realm))["Customer"]) == 1
+
+    async def test_create_customer_action_does_not_take_an_ambiguous_match_err4(
+        self, poster: Poster
+    ) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        qbo = await poster.direct(realm)
+        shared = {"PrimaryEmailAddr": {"Address": "desk@example.com"}}
+        for name in ("Desk One", "Desk Two"):
+            await qbo.create("Customer", {"DisplayName": name, **shared}, uuid.uuid4().hex)
+        cust = customer_by_name(tenant, "Desk Three", email="desk@example.com")
+        inv = invoice(tenant, realm, "n-3", "3", cust)
+        failed = (await poster.run([inv]))[inv.command_id]
+        assert "several QBO customers" in failed.record["cause"]
+
+        await self._create_new(poster, tenant, cust.upstream_ref)
+        outcome = (await poster.run([inv]))[inv.command_id]
+        assert outcome.kind == "posted", outcome.record
+        by_name = {c["DisplayName"]: c["Id"] for c in (await poster.export(realm))["Customer"]}
+        assert set(by_name) == {"Desk One", "Desk Two", "Desk Three"}
+        (posted,) = (await poster.export(realm))["Invoice"]
+        assert posted["CustomerRef"]["value"] == by_name["Desk Three"]
+
+    async def test_create_customer_action_on_a_name_held_by_a_deleted_one_says_what_to_do(
+        self, poster: Poster
+    ) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        cust = customer_by_name(tenant, "Gone Co")
+        first = invoice(tenant, realm, "n-4", "4", cust)
+        assert (await poster.run([first]))[first.command_id].kind == "posted"
+        (old,) = (await poster.export(realm))["Customer"]
+        await poster.admin("POST", f"realms/{realm}/entities/Customer/{old['Id']}/delete")
+        second = invoice(tenant, realm, "n-5", "5", cust)
+        assert (await poster.run([second]))[second.command_id].kind == "error"  # CUS-7
+
+        # QBO keeps a deleted customer's name: a new one under it is refused (6240).
+        await self._create_new(poster, tenant, cust.upstream_ref)
+        outcome = (await poster.run([second]))[second.command_id]
+        assert outcome.kind == "error"
+        assert outcome.record["category"] == "Account"
+        assert f"id {old['Id']}" in outcome.record["cause"]
+        assert "reactivate or rename it in QBO" in outcome.record["cause"]
+        assert outcome.record["customer_ref"] == cust.upstream_ref
+        assert len((await poster.export(realm))["Customer"]) == 1
+
     async def test_customer_qbo_refuses_to_create_is_an_account_error(self, poster: Poster) -> None:
         tenant = tenant_id()
         realm = await poster.connected_realm(tenant)

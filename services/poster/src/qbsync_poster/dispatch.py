@@ -44,6 +44,7 @@ from qbsync_poster.coalescer import QueryCoalescer, WriteCoalescer
 from qbsync_poster.connections import Connections, NotConnected
 from qbsync_poster.dbfaults import is_data_error
 from qbsync_poster.execution import Done, execute
+from qbsync_poster.lookups import NEW_CUSTOMER
 from qbsync_poster.outcomes import (
     Failure,
     PostedRecord,
@@ -196,10 +197,18 @@ async def _apply_actions(pool: asyncpg.Pool, actions: Sequence[OperatorAction]) 
                 ],
             )
         elif action.action is OperatorActionType.CREATE_CUSTOMER and action.customer_ref:
+            # The replay that follows creates a customer without searching (ERR-4), under
+            # a new requestid generation.
             row = await storage.ledger_row(pool, action.tenant_id, action.customer_ref)
-            if row is not None:
-                row.state, row.qbo_id = "deleted", None
-                await storage.upsert_ledger(pool, [row])
+            generation = row.generation + 1 if row is not None else 1
+            fresh = LedgerRow(
+                action.tenant_id,
+                action.customer_ref,
+                "Customer",
+                state=NEW_CUSTOMER,
+                generation=generation,
+            )
+            await storage.upsert_ledger(pool, [fresh])
         else:
             log.info("operator action not for the poster", action=action.action)
 

@@ -20,9 +20,18 @@ ANY_ACTIVE = Cond("IN", [True, False])
 """QBO returns only active list entities unless the query mentions Active."""
 
 
-def customer_requestid(tenant_id: str, customer_ref: str) -> str:
-    """Deterministic requestid of creating one upstream customer (any command may do it)."""
-    return "c-" + hashlib.sha256(f"{tenant_id}\x00{customer_ref}".encode()).hexdigest()[:40]
+NEW_CUSTOMER = "new"
+"""Ledger state of a customer an operator asked to create anew (ERR-4): never searched."""
+
+
+def customer_requestid(tenant_id: str, customer_ref: str, generation: int = 0) -> str:
+    """Deterministic requestid of creating one upstream customer (any command may do it).
+
+    A later generation (an operator's "create a new customer") gets its own id, so QBO
+    cannot answer it with the customer an earlier create made.
+    """
+    base = "c-" + hashlib.sha256(f"{tenant_id}\x00{customer_ref}".encode()).hexdigest()[:40]
+    return base if generation == 0 else f"{base}-{generation}"
 
 
 def _criteria(res: CustomerResolution) -> tuple[str, str]:
@@ -55,6 +64,7 @@ async def _search(work: Work, res: CustomerResolution, *, inactive: bool) -> lis
 
 
 def _link(work: Work, res: CustomerResolution, customer: QboEntity) -> str:
+    previous = work.ledger.get(work.tenant_id, res.upstream_ref)
     work.ledger.put(
         LedgerRow(
             tenant_id=work.tenant_id,
@@ -63,6 +73,7 @@ def _link(work: Work, res: CustomerResolution, customer: QboEntity) -> str:
             qbo_id=customer.id,
             sync_token=customer.sync_token,
             state="posted",
+            generation=previous.generation if previous is not None else 0,
         )
     )
     return customer.id
@@ -82,6 +93,14 @@ async def resolve_customer(work: Work, command: PostingCommand, res: CustomerRes
         row = work.ledger.get(work.tenant_id, res.upstream_ref)
         if row is not None and row.qbo_id and row.state == "posted":
             return row.qbo_id  # linked by another chain while this one waited
+        if row is not None and row.state == NEW_CUSTOMER:
+            # ERR-4: the operator chose a new customer over any match, so no search and
+            # no auto-create setting; only QBO's unique names can still stop it.
+            name = str(res.create.get("DisplayName", ""))
+            created = await _create_customer(
+                work, res, "DisplayName", name, generation=row.generation, by_name_only=True
+            )
+            return _link(work, res, created)
         column, value = _criteria(res)
         if not value:
             raise fail(
@@ -112,13 +131,24 @@ async def resolve_customer(work: Work, command: PostingCommand, res: CustomerRes
 
 
 async def _create_customer(
-    work: Work, res: CustomerResolution, column: str, value: str
+    work: Work,
+    res: CustomerResolution,
+    column: str,
+    value: str,
+    *,
+    generation: int = 0,
+    by_name_only: bool = False,
 ) -> QboEntity:
+    """Create the customer; if QBO says the name is taken, use that customer if active.
+
+    After a refused name, only the customer holding the name is looked at when
+    `by_name_only` (an operator asked for a new customer, ERR-4), else the tenant's match.
+    `column` and `value` name the match in errors; `generation` picks the requestid.
+    """
+    requestid = customer_requestid(work.tenant_id, res.upstream_ref, generation)
     try:
         # Through the realm's coalescer: a first sync creates customers by the hundred.
-        return await work.create(
-            "Customer", res.create, customer_requestid(work.tenant_id, res.upstream_ref)
-        )
+        return await work.create("Customer", res.create, requestid)
     except QboValidationError as exc:
         if not isinstance(exc, QboDuplicateName):
             raise fail(
@@ -129,8 +159,9 @@ async def _create_customer(
                 customer_ref=res.upstream_ref,
             ) from exc
         # 6240: the name is taken, possibly by an inactive customer the search skipped.
-        same = await _search(work, res, inactive=True)
-        if not same and column != "DisplayName":
+        # The taken name is also how a create whose answer was lost is found again.
+        same = [] if by_name_only else await _search(work, res, inactive=True)
+        if not same and (by_name_only or column != "DisplayName"):
             name = str(res.create.get("DisplayName", ""))
             page = await work.client.query(
                 select("Customer", {"DisplayName": name, "Active": ANY_ACTIVE})
@@ -139,9 +170,11 @@ async def _create_customer(
         active = [c for c in same if c.get("Active", True) is not False]
         if active:
             return active[0]
+        holders = ", ".join(c.id for c in same[:5]) or "unknown"
         raise fail(
             ErrorCategory.ACCOUNT,
-            f"the QBO customer with {column} {value!r} is inactive or deleted (CUS-7)",
+            f"the QBO customer with {column} {value!r} (id {holders}) is inactive or deleted "
+            "(CUS-7): reactivate or rename it in QBO, or link another customer",
             field_path="customer",
             exc=exc,
             customer_ref=res.upstream_ref,
