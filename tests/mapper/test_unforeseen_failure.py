@@ -2,8 +2,9 @@
 
 FastStream commits offsets even when a handler raises (AckPolicy.ACK), so the mapper
 follows ingest (tests/ingest/test_unforeseen_failure.py): what no rule foresaw is kept
-as a Service error record with the exact bytes (ERR-1, ERR-3: resync maps it again),
-and the batch's other tenants are mapped as usual.
+as a Mapping error record with the exact bytes (ERR-1, ERR-3: resync maps it again),
+and the batch's other tenants are mapped as usual. Not a Service error: that category
+means a QBO item, whose Delete action would drop the only copy of the event.
 """
 
 import json
@@ -70,7 +71,7 @@ async def test_a_bug_in_one_tenant_keeps_its_events_as_retriable_errors_ERR_1_ER
     assert [r.payload for r in publisher.errors] == [i.raw for i in batch[:2]]
     for record in publisher.errors:
         assert (record.tenant_id, record.stage) == (broken, Stage.MAPPER)
-        assert record.category is ErrorCategory.SERVICE
+        assert record.category is ErrorCategory.MAPPING
         assert record.retriable
         assert record.event_id is not None
         assert "a bug in a rule" in record.reasons[0].message
@@ -108,10 +109,10 @@ async def test_a_bug_outside_the_rules_keeps_the_whole_batch_as_errors(
     await map_batch(pool, publisher, TRACER, batch)
     assert publisher.commands == []
     assert sorted(r.category for r in publisher.errors) == [
-        ErrorCategory.SERVICE,
+        ErrorCategory.MAPPING,
         ErrorCategory.VALIDATION,
     ]
-    kept = next(r for r in publisher.errors if r.category is ErrorCategory.SERVICE)
+    kept = next(r for r in publisher.errors if r.category is ErrorCategory.MAPPING)
     assert (kept.payload, kept.retriable) == (batch[0].raw, True)
     assert await processed(pool, tenant) == 0
 

@@ -114,7 +114,9 @@ def _unforeseen(item: _Parsed, exc: Exception) -> ErrorRecord:
             Stage.MAPPER, event.tenant_id, event.source, event.event_id, "unforeseen"
         ),
         tenant_id=event.tenant_id,
-        category=ErrorCategory.SERVICE,
+        # Mapping, not Service: Service means a QBO item (ERR-1), and its Delete action
+        # would drop the only copy of this event.
+        category=ErrorCategory.MAPPING,
         stage=Stage.MAPPER,
         cause="The mapper failed unexpectedly on this event; nothing was posted for it. "
         "Resync it once the cause is fixed.",

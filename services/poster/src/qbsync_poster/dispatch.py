@@ -393,7 +393,11 @@ async def handle_one_by_one(deps: Deps, records: Sequence[Raw]) -> None:
 
 
 def data_error_record(raw: Raw, exc: BaseException) -> ErrorRecord:
-    """The Service error record of a record whose data the database refused."""
+    """The error record of a record whose data the database refused.
+
+    In the command's own category (Validation when it is unreadable), not Service: that
+    means a QBO item (ERR-1), and its Delete action would drop the only copy of the data.
+    """
     sqlstate = getattr(exc, "sqlstate", None) or "client"
     cause = f"the poster's database refused this record's data ({sqlstate}: {exc})"
     try:
@@ -402,13 +406,13 @@ def data_error_record(raw: Raw, exc: BaseException) -> ErrorRecord:
         return ErrorRecord(
             record_id=record_id_for(Stage.POSTER, raw.value),
             tenant_id=None,
-            category=ErrorCategory.SERVICE,
+            category=ErrorCategory.VALIDATION,
             stage=Stage.POSTER,
             cause=cause[:500],
             reasons=[Reason(field="", message=cause[:500])],
             payload_b64=encode_payload(raw.value),
         )
-    failure = Failure(ErrorCategory.SERVICE, cause, [Reason(field="", message=cause[:500])])
+    failure = Failure(command.category, cause, [Reason(field="", message=cause[:500])])
     return error_record(command, raw.value, failure)
 
 
