@@ -80,7 +80,7 @@ class TestAuth:
 
 
 class TestListAndCounts:
-    async def test_filters_paging_and_counts_per_category(
+    async def test_filters_paging_and_counts_per_category_err6_err5_banner(
         self, errors: Errors, tenant: str
     ) -> None:
         key = await errors.key(tenant)
@@ -134,7 +134,9 @@ class TestListAndCounts:
 
 
 class TestActions:
-    async def test_delete_is_for_service_errors_only(self, errors: Errors, tenant: str) -> None:
+    async def test_delete_is_for_service_errors_only_err3(
+        self, errors: Errors, tenant: str
+    ) -> None:
         key = await errors.key(tenant)
         invoice = make_record(tenant, stage=Stage.POSTER, category=ErrorCategory.INVOICE)
         service = make_record(tenant, stage=Stage.POSTER, category=ErrorCategory.SERVICE)
@@ -220,7 +222,9 @@ class TestAccountActions:
         assert action.actor == key.split("_")[1]
         assert ("qbsync-resync-of", rid.encode()) in sent[1].headers
 
-    async def test_create_customer_publishes_its_action(self, errors: Errors, tenant: str) -> None:
+    async def test_create_customer_publishes_its_action_err4(
+        self, errors: Errors, tenant: str
+    ) -> None:
         key = await errors.key(tenant)
         rid = await self._account_error(errors, tenant, key, "customer:new")
         response = await errors.http.post(

@@ -36,7 +36,7 @@ def _ids(bodies: list[bytes]) -> set[str]:
 
 
 class TestDigest:
-    async def test_a_signed_digest_of_new_errors_arrives(
+    async def test_a_signed_digest_of_new_errors_arrives_err5(
         self, errors: Errors, tenant: str, receiver: tuple[Receiver, str]
     ) -> None:
         hooks, base = receiver
@@ -83,7 +83,7 @@ class TestDigest:
         ).json()
         assert [(d["status"], d["attempts"]) for d in deliveries] == [("delivered", 3)]
 
-    async def test_skipped_errors_are_never_notified(
+    async def test_skipped_errors_are_never_notified_err3_err5(
         self, errors: Errors, tenant: str, receiver: tuple[Receiver, str]
     ) -> None:
         hooks, base = receiver

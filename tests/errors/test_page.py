@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 
 class TestOperatorPage:
-    async def test_filter_by_category_then_resync_one_error(
+    async def test_filter_by_category_then_resync_one_error_err6_err3(
         self, errors: Errors, errors_url: str, tenant: str
     ) -> None:
         key = await errors.key(tenant)

@@ -440,6 +440,37 @@ class TestEnsure:
         assert len((await poster.export(realm))["Customer"]) == 1
 
 
+class TestCustomerLink:
+    async def test_a_linked_customer_is_not_searched_again_cus5(self, poster: Poster) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        qbo = await poster.direct(realm)
+        mail = {"PrimaryEmailAddr": {"Address": "once@mail.example"}}
+        existing = await qbo.create(
+            "Customer", {"DisplayName": "Linked Once", **mail}, uuid.uuid4().hex
+        )
+        cust = customer_by_name(tenant, "Linked Once", email="once@mail.example", auto_create=False)
+        first = invoice(tenant, realm, "k-1", "1", cust)
+        assert (await poster.run([first]))[first.command_id].kind == "posted"
+        # The e-mail changes in QBO: a search by it would find nobody, and with
+        # auto-create off that would be an Account error (CUS-6).
+        await qbo.update(
+            "Customer",
+            {
+                "Id": existing.id,
+                "SyncToken": existing.sync_token,
+                "sparse": True,
+                "PrimaryEmailAddr": {"Address": "changed@mail.example"},
+            },
+            uuid.uuid4().hex,
+        )
+        second = invoice(tenant, realm, "k-2", "2", cust)
+        outcome = (await poster.run([second]))[second.command_id]
+        assert outcome.kind == "posted", outcome.record
+        invoices = (await poster.export(realm))["Invoice"]
+        assert [i["CustomerRef"]["value"] for i in invoices] == [existing.id, existing.id]
+
+
 class TestOperatorActions:
     async def test_link_customer_action_then_resync_posts_to_the_linked_customer_err4(
         self, poster: Poster
