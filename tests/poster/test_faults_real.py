@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
-from qbsync_core.commands import CustomerResolution, Entity, MatchStrategy, Operation
+from qbsync_core.commands import (
+    CustomerResolution,
+    Entity,
+    MatchStrategy,
+    Operation,
+    customer_number_note,
+)
 from qbsync_core.records import CONNECTION_FIELD
 from qbsync_poster.connections import Connections
 from qbsync_qbo import TokenSet
@@ -469,6 +475,56 @@ class TestCustomerLink:
         assert outcome.kind == "posted", outcome.record
         invoices = (await poster.export(realm))["Invoice"]
         assert [i["CustomerRef"]["value"] for i in invoices] == [existing.id, existing.id]
+
+
+def by_number(tenant: str, company: str, number: str, currency: str = "USD") -> CustomerResolution:
+    """A resolution as the mapper builds it for the number + currency strategy (CUS-3)."""
+    name = f"{company}/{currency}"
+    return CustomerResolution(
+        upstream_ref=f"customer:{tenant}:{number}:{currency}",
+        strategy=MatchStrategy.NUMBER_CURRENCY,
+        lookup={"display_name": name, "number": number, "currency": currency},
+        auto_create=True,
+        create={"DisplayName": name, "Notes": customer_number_note(number)},
+    )
+
+
+class TestNumberAndCurrency:
+    async def test_two_customers_of_one_name_stay_two_in_qbo_cus3(self, poster: Poster) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        first = invoice(tenant, realm, "m-1", "1", by_number(tenant, "Acme Ltd", "C-1"))
+        other = invoice(tenant, realm, "m-2", "2", by_number(tenant, "Acme Ltd", "C-2"))
+        assert (await poster.run([first]))[first.command_id].kind == "posted"
+        assert (await poster.run([other]))[other.command_id].kind == "posted"
+        again = invoice(tenant, realm, "m-3", "3", by_number(tenant, "Acme Ltd", "C-2"))
+        await poster.resources.ready().pool.execute(  # forget the link: search again
+            "DELETE FROM entities WHERE tenant_id = $1 AND entity = 'Customer'", tenant
+        )
+        assert (await poster.run([again]))[again.command_id].kind == "posted"
+
+        exported = await poster.export(realm)
+        ids = {c["DisplayName"]: c["Id"] for c in exported["Customer"]}
+        assert set(ids) == {"Acme Ltd/USD", "Acme Ltd (C-2)/USD"}
+        by_doc = {i["DocNumber"]: i["CustomerRef"]["value"] for i in exported["Invoice"]}
+        assert by_doc == {
+            "1": ids["Acme Ltd/USD"],
+            "2": ids["Acme Ltd (C-2)/USD"],
+            "3": ids["Acme Ltd (C-2)/USD"],
+        }
+
+    async def test_a_customer_made_by_hand_without_a_number_is_matched_cus3(
+        self, poster: Poster
+    ) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        qbo = await poster.direct(realm)
+        hand = await qbo.create("Customer", {"DisplayName": "Hand Made/EUR"}, uuid.uuid4().hex)
+        inv = invoice(tenant, realm, "m-4", "4", by_number(tenant, "Hand Made", "H-9", "EUR"))
+        assert (await poster.run([inv]))[inv.command_id].kind == "posted"
+        exported = await poster.export(realm)
+        assert [c["Id"] for c in exported["Customer"]] == [hand.id]
+        assert exported["Invoice"][0]["CustomerRef"]["value"] == hand.id
 
 
 class TestOperatorActions:

@@ -70,7 +70,30 @@ class MatchStrategy(StrEnum):
     DISPLAY_NAME = "display_name"
     """By DisplayName equal to the upstream organisation or person name (CUS-2)."""
     NUMBER_CURRENCY = "number_currency"
-    """By DisplayName `<name>/<currency>`: one QBO customer per currency (CUS-3)."""
+    """By DisplayName `<name>/<currency>`, checked against the number (CUS-3).
+
+    One QBO customer per currency. QBO has no customer-number field, so the number goes
+    in the customer's Notes (`customer_number_note`); a `<name>/<currency>` customer
+    noting another number belongs to another upstream customer, and this one is then
+    `<name> (<number>)/<currency>`.
+    """
+
+
+CUSTOMER_NUMBER_NOTE = "Customer number "
+"""How the upstream customer number is written in a QBO customer's Notes (CUS-3)."""
+
+
+def customer_number_note(number: str) -> str:
+    """The Notes line that records an upstream customer number (CUS-3)."""
+    return f"{CUSTOMER_NUMBER_NOTE}{number}"
+
+
+def noted_customer_number(notes: object) -> str | None:
+    """The customer number a QBO customer's Notes record, if any."""
+    for line in str(notes or "").splitlines():
+        if line.startswith(CUSTOMER_NUMBER_NOTE):
+            return line[len(CUSTOMER_NUMBER_NOTE) :].strip()
+    return None
 
 
 class CustomerResolution(BaseModel):

@@ -6,7 +6,12 @@ quotes, so names with apostrophes, U+2019, colons or non-ASCII text match exactl
 
 import hashlib
 
-from qbsync_core.commands import CustomerResolution, MatchStrategy, PostingCommand
+from qbsync_core.commands import (
+    CustomerResolution,
+    MatchStrategy,
+    PostingCommand,
+    noted_customer_number,
+)
 from qbsync_core.errors import ErrorCategory
 from qbsync_qbo import Cond, QboDuplicateName, QboEntity, QboValidationError, select
 from qbsync_qbo.query import Scalar
@@ -63,6 +68,32 @@ async def _search(work: Work, res: CustomerResolution, *, inactive: bool) -> lis
     ]
 
 
+async def _same_number(
+    work: Work, res: CustomerResolution, found: list[QboEntity]
+) -> tuple[CustomerResolution, list[QboEntity]]:
+    """Keep the `<name>/<currency>` customers of this customer number (CUS-3).
+
+    One that notes another number belongs to another upstream customer of the same
+    name: this one is then `<name> (<number>)/<currency>`, searched (and created) so.
+    A customer noting no number (made by hand in QBO) is taken as this one's.
+    """
+    number = res.lookup.get("number")
+    if not number:
+        return res, found
+    same = [c for c in found if noted_customer_number(c.get("Notes")) in (None, number)]
+    if same:
+        return res, same
+    name, _, currency = res.lookup.get("display_name", "").rpartition("/")
+    numbered = f"{name} ({number})/{currency}"
+    res = res.model_copy(
+        update={
+            "lookup": {**res.lookup, "display_name": numbered},
+            "create": {**res.create, "DisplayName": numbered},
+        }
+    )
+    return res, await _search(work, res, inactive=False)
+
+
 def _link(work: Work, res: CustomerResolution, customer: QboEntity) -> str:
     previous = work.ledger.get(work.tenant_id, res.upstream_ref)
     work.ledger.put(
@@ -110,6 +141,9 @@ async def resolve_customer(work: Work, command: PostingCommand, res: CustomerRes
                 customer_ref=res.upstream_ref,
             )
         found = await _search(work, res, inactive=False)
+        if res.strategy is MatchStrategy.NUMBER_CURRENCY and found:
+            res, found = await _same_number(work, res, found)
+            column, value = _criteria(res)
         if len(found) > 1:
             ids = ", ".join(c.id for c in found[:5])
             raise fail(

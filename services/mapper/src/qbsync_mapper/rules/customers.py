@@ -6,7 +6,7 @@ The mapper never knows QBO ids; it tells the poster how to resolve the customer.
 import re
 
 from qbsync_contracts.events import Customer
-from qbsync_core.commands import CustomerResolution, MatchStrategy
+from qbsync_core.commands import CustomerResolution, MatchStrategy, customer_number_note
 from qbsync_core.errors import ErrorCategory
 
 from qbsync_mapper.rules.core import Mapping
@@ -70,7 +70,7 @@ def resolve_customer(m: Mapping, customer: Customer) -> CustomerResolution | Non
             return None
         name = display_name(f"{customer.company or customer.name}/{customer.currency}")
         create["DisplayName"] = name
-        create["Notes"] = f"Customer number {customer.number}"
+        create["Notes"] = customer_number_note(customer.number)
         lookup = {"display_name": name, "number": customer.number, "currency": customer.currency}
     return CustomerResolution(
         upstream_ref=customer_ref(m, customer),
