@@ -71,8 +71,8 @@ test: lint check-packages system-deps deploy-check ## Lint, then the whole pytes
 	$(RUN) pytest -v
 
 .PHONY: bench
-bench: install ## Benchmarks under bench/; figures go to docs/benchmarks.md
-	$(RUN) python bench/run_all.py
+bench: install ## Benchmarks under bench/; figures go to docs/benchmarks.md (ONLY=poster re-runs one)
+	$(RUN) python bench/run_all.py $(ONLY)
 
 .PHONY: docs
 docs: install ## Regenerate generated docs: AsyncAPI per service, the event JSON Schema
