@@ -72,8 +72,14 @@ class TestCustomers:
             (
                 "CUS-3",
                 "number_currency",
-                {"company": "Company Ltd", "number": "C-9"},
-                {"display_name": "Company Ltd/USD", "number": "C-9", "currency": "USD"},
+                {"company": "Company Ltd", "number": "C:9"},
+                {
+                    "display_name": "Company Ltd/USD",
+                    # QBO refuses ':' in names: the fallback name is made acceptable too.
+                    "numbered_display_name": "Company Ltd (C-9)/USD",
+                    "number": "C:9",
+                    "currency": "USD",
+                },
                 "Company Ltd/USD",
             ),
         ],

@@ -483,7 +483,12 @@ def by_number(tenant: str, company: str, number: str, currency: str = "USD") -> 
     return CustomerResolution(
         upstream_ref=f"customer:{tenant}:{number}:{currency}",
         strategy=MatchStrategy.NUMBER_CURRENCY,
-        lookup={"display_name": name, "number": number, "currency": currency},
+        lookup={
+            "display_name": name,
+            "numbered_display_name": f"{company} ({number})/{currency}",
+            "number": number,
+            "currency": currency,
+        },
         auto_create=True,
         create={"DisplayName": name, "Notes": customer_number_note(number)},
     )

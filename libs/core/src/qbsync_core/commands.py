@@ -112,7 +112,10 @@ class CustomerResolution(BaseModel):
     upstream_ref: str = Field(description="customer:<tenant>:<customer ref>:<currency>")
     strategy: MatchStrategy
     lookup: dict[str, str] = Field(
-        description="Values to search by: email, display_name, number, currency."
+        description=(
+            "Values to search by: email, display_name, number, currency; for "
+            "number_currency also numbered_display_name (CUS-3)."
+        )
     )
     auto_create: bool
     create: dict[str, Any] = Field(description="QBO Customer body to create when none matches.")

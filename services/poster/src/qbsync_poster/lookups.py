@@ -83,8 +83,10 @@ async def _same_number(
     same = [c for c in found if noted_customer_number(c.get("Notes")) in (None, number)]
     if same:
         return res, same
-    name, _, currency = res.lookup.get("display_name", "").rpartition("/")
-    numbered = f"{name} ({number})/{currency}"
+    numbered = res.lookup.get("numbered_display_name")
+    if not numbered:  # a command from before the mapper named it
+        name, _, currency = res.lookup.get("display_name", "").rpartition("/")
+        numbered = f"{name} ({number})/{currency}"
     res = res.model_copy(
         update={
             "lookup": {**res.lookup, "display_name": numbered},

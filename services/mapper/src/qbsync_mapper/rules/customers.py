@@ -71,7 +71,16 @@ def resolve_customer(m: Mapping, customer: Customer) -> CustomerResolution | Non
         name = display_name(f"{customer.company or customer.name}/{customer.currency}")
         create["DisplayName"] = name
         create["Notes"] = customer_number_note(customer.number)
-        lookup = {"display_name": name, "number": customer.number, "currency": customer.currency}
+        # The name to use when `name` is taken by another number's customer (CUS-3).
+        numbered = display_name(
+            f"{customer.company or customer.name} ({customer.number})/{customer.currency}"
+        )
+        lookup = {
+            "display_name": name,
+            "numbered_display_name": numbered,
+            "number": customer.number,
+            "currency": customer.currency,
+        }
     return CustomerResolution(
         upstream_ref=customer_ref(m, customer),
         strategy=settings.strategy,
