@@ -337,13 +337,6 @@ async def forget_id(db: Executor, realm_id: str, kind: str, name: str) -> None:
 # ---- back-sync from CDC -------------------------------------------------------------
 
 
-async def active_connections(db: Executor) -> list[StoredConnection]:
-    """Every connection in use (not revoked), for the CDC poll."""
-    rows = await db.fetch("SELECT * FROM connections WHERE status = 'active' ORDER BY tenant_id")
-    found = (_connection(r) for r in rows)
-    return [c for c in found if c is not None]
-
-
 async def backsync_connections(db: Executor) -> list[StoredConnection]:
     """The connections in use whose tenant opted in to back-sync (SET-7), for the CDC poll."""
     rows = await db.fetch(
