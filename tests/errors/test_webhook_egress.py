@@ -6,6 +6,7 @@ rebinding). The delivery client checks every address at connect time and sends t
 one it checked. A real receiver on 127.0.0.1 stands for an internal service.
 """
 
+import asyncio
 import ipaddress
 from collections.abc import AsyncIterator
 
@@ -46,6 +47,10 @@ def answering(*addresses: str) -> Resolver:
         ("fd00::1", True),
         ("fe80::1", True),
         ("::ffff:127.0.0.1", True),  # IPv4-mapped loopback
+        ("64:ff9b::a00:1", True),  # NAT64 to 10.0.0.1
+        ("2002:a00:1::", True),  # 6to4 of 10.0.0.1
+        ("::a00:1", True),  # IPv4-compatible 10.0.0.1
+        ("64:ff9b::5db8:d70e", False),  # NAT64 to a public address
         ("93.184.215.14", False),
         ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", False),
     ],
@@ -101,3 +106,13 @@ async def test_allowing_private_addresses_delivers_to_them(
         response = await client.post(f"http://127.0.0.1:{port}/hook", content=b"{}")
     assert response.status_code == 204
     assert [r.path for r in hooks.requests] == ["/hook"]
+
+
+async def test_a_resolver_that_hangs_is_cut_off_by_the_connect_timeout() -> None:
+    async def hangs(host: str, port: int) -> list[str]:
+        await asyncio.sleep(60)
+        return []
+
+    async with webhook_client(allow_private=False, resolver=hangs) as client:
+        with pytest.raises(httpx.ConnectError, match="cannot resolve webhook host slow"):
+            await client.post("http://slow.example.com/hook", content=b"{}", timeout=0.2)

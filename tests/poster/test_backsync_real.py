@@ -6,6 +6,7 @@ Only for tenants that opted in; by default QBO is never read back (SET-6).
 import asyncio
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from qbsync_core.records import QboPaymentNotice
@@ -186,6 +187,10 @@ class TestBackSyncIsOptIn:
 
         await poster.opt_in_backsync(tenant)
         assert (await poster.http.get(path)).json() == {"enabled": True}
+        # The poll starts at the opt-in (less its overlap), not 30 days back.
+        cursor = await storage.cdc_cursor(deps.pool, realm)
+        assert cursor is not None
+        assert datetime.now(UTC) - cursor < timedelta(minutes=2)
         assert await back_sync(deps.pool, deps.connections, notice) is not None
         await cdc.poll_once()
         await poster.posted.wait_until(lambda: bool(_backsynced(poster, tenant)), timeout=20)
@@ -206,5 +211,6 @@ class TestBackSyncIsOptIn:
         answer = await poster.http.put(f"/v1/tenants/{tenant}/backsync", json={"enabled": True})
         assert answer.status_code == 404
         assert "no QBO connection" in answer.json()["error"]
-        bad = await poster.http.put(f"/v1/tenants/{tenant}/backsync", json={"enabled": "maybe"})
-        assert bad.status_code == 422
+        for loose in ("maybe", "yes", 1):
+            bad = await poster.http.put(f"/v1/tenants/{tenant}/backsync", json={"enabled": loose})
+            assert bad.status_code == 422, loose

@@ -14,6 +14,7 @@ from qbsync_core.commands import (
     customer_number_note,
 )
 from qbsync_core.records import CONNECTION_FIELD
+from qbsync_poster import storage
 from qbsync_poster.connections import Connections
 from qbsync_qbo import TokenSet
 
@@ -558,13 +559,16 @@ class TestOperatorActions:
         (posted,) = (await poster.export(realm))["Invoice"]
         assert posted["CustomerRef"]["value"] == chosen.id
 
-    async def _create_new(self, poster: Poster, tenant: str, customer_ref: str) -> None:
+    async def _create_new(
+        self, poster: Poster, tenant: str, customer_ref: str, record_id: str | None = None
+    ) -> None:
         from qbsync_core.records import OperatorAction, OperatorActionType
 
         action = OperatorAction(
             action=OperatorActionType.CREATE_CUSTOMER,
             tenant_id=tenant,
             customer_ref=customer_ref,
+            record_id=record_id,
             actor="test",
         )
         await poster.send_raw(tenant, action.model_dump_json().encode(), action.kind)
@@ -636,6 +640,53 @@ class TestOperatorActions:
         assert "reactivate or rename it in QBO" in outcome.record["cause"]
         assert outcome.record["customer_ref"] == cust.upstream_ref
         assert len((await poster.export(realm))["Customer"]) == 1
+
+    async def test_create_customer_action_takes_its_own_number_s_name_cus3_err4(
+        self, poster: Poster
+    ) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        first = invoice(tenant, realm, "n-6", "6", by_number(tenant, "Acme Ltd", "C-1"))
+        assert (await poster.run([first]))[first.command_id].kind == "posted"
+        other = by_number(tenant, "Acme Ltd", "C-2").model_copy(update={"auto_create": False})
+        second = invoice(tenant, realm, "n-7", "7", other)
+        assert (await poster.run([second]))[second.command_id].kind == "error"  # CUS-6
+
+        await self._create_new(poster, tenant, other.upstream_ref)
+        outcome = (await poster.run([second]))[second.command_id]
+        assert outcome.kind == "posted", outcome.record
+        exported = await poster.export(realm)
+        ids = {c["DisplayName"]: c["Id"] for c in exported["Customer"]}
+        assert set(ids) == {"Acme Ltd/USD", "Acme Ltd (C-2)/USD"}
+        by_doc = {i["DocNumber"]: i["CustomerRef"]["value"] for i in exported["Invoice"]}
+        assert by_doc == {"6": ids["Acme Ltd/USD"], "7": ids["Acme Ltd (C-2)/USD"]}
+
+    async def test_a_create_customer_action_handled_twice_is_applied_once(
+        self, poster: Poster
+    ) -> None:
+        tenant = tenant_id()
+        realm = await poster.connected_realm(tenant)
+        cust = customer_by_name(tenant, "Once Only", auto_create=False)
+        inv = invoice(tenant, realm, "n-8", "8", cust)
+        assert (await poster.run([inv]))[inv.command_id].kind == "error"
+        await self._create_new(poster, tenant, cust.upstream_ref, record_id="rec-1")
+        assert (await poster.run([inv]))[inv.command_id].kind == "posted"
+        pool = poster.resources.ready().pool
+        linked = await storage.ledger_row(pool, tenant, cust.upstream_ref)
+        assert linked is not None
+        assert linked.state == "posted"
+
+        # The same action again (its batch handled a second time): the link stays.
+        await self._create_new(poster, tenant, cust.upstream_ref, record_id="rec-1")
+        later = invoice(tenant, realm, "n-9", "9", cust)
+        assert (await poster.run([later]))[later.command_id].kind == "posted"
+        again = await storage.ledger_row(pool, tenant, cust.upstream_ref)
+        assert again is not None
+        assert (again.state, again.qbo_id, again.generation) == (
+            "posted",
+            linked.qbo_id,
+            linked.generation,
+        )
 
     async def test_customer_qbo_refuses_to_create_is_an_account_error(self, poster: Poster) -> None:
         tenant = tenant_id()

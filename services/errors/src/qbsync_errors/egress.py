@@ -18,10 +18,30 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+"""IPv6 addresses a NAT64 gateway turns into the IPv4 address in their last 32 bits."""
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address reaches through a translation, if any."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:
+        return address.sixtofour
+    if address.teredo is not None:
+        return address.teredo[1]
+    if address in NAT64 or (address in IPV4_COMPATIBLE and int(address) > 1):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def is_internal(address: Address) -> bool:
     """Whether `address` is one a webhook must not reach (our own or a private network)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(address)
+        if embedded is not None:
+            return is_internal(embedded)
     # Not global covers private, loopback, link-local, reserved, unspecified and shared
     # (carrier-grade NAT) space; multicast groups count as global but are no web server.
     return address.is_multicast or not address.is_global
@@ -54,11 +74,12 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        """Connect to the first address of `host`, if none of its addresses is internal."""
+        """Connect to an address of `host`, if none of its addresses is internal."""
         try:
-            addresses = await self._resolve(host, port)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve webhook host {host}: {exc}") from exc
+            # Within the connect timeout, as the resolution inside a plain connect is.
+            addresses = await asyncio.wait_for(self._resolve(host, port), timeout)
+        except (OSError, TimeoutError) as exc:
+            raise httpcore.ConnectError(f"cannot resolve webhook host {host}: {exc!r}") from exc
         internal = [a for a in addresses if is_internal(ipaddress.ip_address(a))]
         if internal or not addresses:
             # One internal answer refuses the host: a name that mixes public and internal
@@ -67,13 +88,19 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
                 f"webhook host {host} resolves to a non-public address "
                 f"({', '.join(internal) or 'none'}); refused"
             )
-        return await self._inner.connect_tcp(
-            addresses[0],
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
+        failure: Exception | None = None
+        for address in addresses:  # each checked one in turn, as a plain connect tries all
+            try:
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise httpcore.ConnectError(f"cannot connect to webhook host {host}: {failure}")
 
     async def connect_unix_socket(
         self,

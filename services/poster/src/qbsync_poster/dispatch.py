@@ -59,6 +59,8 @@ from qbsync_poster.tracing import command_span, record_outcome
 from qbsync_poster.work import BatchLedger, TenantLocks, Work
 
 log = structlog.get_logger()
+CREATE_ACTION = "create-customer-action:"
+"""Marks the ledger row of a customer an operator's create action was applied to."""
 CREATES = frozenset({Operation.CREATE, Operation.APPLY})
 
 
@@ -184,29 +186,32 @@ class Deps:
 async def _apply_actions(pool: asyncpg.Pool, actions: Sequence[OperatorAction]) -> None:
     for action in actions:
         if action.action is OperatorActionType.LINK_CUSTOMER and action.customer_ref:
-            await storage.upsert_ledger(
-                pool,
-                [
-                    LedgerRow(
-                        action.tenant_id,
-                        action.customer_ref,
-                        "Customer",
-                        qbo_id=action.qbo_customer_id,
-                        state="posted",
-                    )
-                ],
+            row = await storage.ledger_row(pool, action.tenant_id, action.customer_ref)
+            linked = LedgerRow(
+                action.tenant_id,
+                action.customer_ref,
+                "Customer",
+                qbo_id=action.qbo_customer_id,
+                state="posted",
+                # Kept, so a later create action still gets a requestid never used.
+                generation=row.generation if row is not None else 0,
             )
+            await storage.upsert_ledger(pool, [linked])
         elif action.action is OperatorActionType.CREATE_CUSTOMER and action.customer_ref:
             # The replay that follows creates a customer without searching (ERR-4), under
-            # a new requestid generation.
+            # a new requestid generation. Applied once: a batch handled again (after a
+            # crash, or record by record) must not undo the customer it created.
+            applied = f"{CREATE_ACTION}{action.record_id}" if action.record_id else None
             row = await storage.ledger_row(pool, action.tenant_id, action.customer_ref)
-            generation = row.generation + 1 if row is not None else 1
+            if applied is not None and row is not None and row.pending_command == applied:
+                continue
             fresh = LedgerRow(
                 action.tenant_id,
                 action.customer_ref,
                 "Customer",
                 state=NEW_CUSTOMER,
-                generation=generation,
+                generation=row.generation + 1 if row is not None else 1,
+                pending_command=applied,
             )
             await storage.upsert_ledger(pool, [fresh])
         else:
@@ -374,7 +379,7 @@ async def handle_one_by_one(deps: Deps, records: Sequence[Raw]) -> None:
     """Handle each record alone, after the database refused the data of a whole batch.
 
     Kafka order is kept (one record after the other), so a realm's documents still post
-    in order. A record the database refuses again ends as a Service error record with the
+    in order. A record the database refuses again ends as an error record with the
     command's bytes (a resync republishes it once it is fixed); transient failures
     propagate and the batch is retried. Commands of the batch that already reached QBO
     left pending ledger rows, so this second pass looks them up instead of writing twice.
@@ -395,8 +400,9 @@ async def handle_one_by_one(deps: Deps, records: Sequence[Raw]) -> None:
 def data_error_record(raw: Raw, exc: BaseException) -> ErrorRecord:
     """The error record of a record whose data the database refused.
 
-    In the command's own category (Validation when it is unreadable), not Service: that
-    means a QBO item (ERR-1), and its Delete action would drop the only copy of the data.
+    In the command's own category (Validation when it is unreadable or an item's), not
+    Service: that means a QBO item (ERR-1), and its Delete action would drop the only
+    copy of the data.
     """
     sqlstate = getattr(exc, "sqlstate", None) or "client"
     cause = f"the poster's database refused this record's data ({sqlstate}: {exc})"
@@ -412,7 +418,11 @@ def data_error_record(raw: Raw, exc: BaseException) -> ErrorRecord:
             reasons=[Reason(field="", message=cause[:500])],
             payload_b64=encode_payload(raw.value),
         )
-    failure = Failure(command.category, cause, [Reason(field="", message=cause[:500])])
+    # An item command's own category is Service: Validation instead, for the same reason.
+    category = (
+        ErrorCategory.VALIDATION if command.category is ErrorCategory.SERVICE else command.category
+    )
+    failure = Failure(category, cause, [Reason(field="", message=cause[:500])])
     return error_record(command, raw.value, failure)
 
 

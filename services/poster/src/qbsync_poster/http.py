@@ -29,7 +29,8 @@ class BackSync(BaseModel):
     """A tenant's payment back-sync switch (SET-7)."""
 
     enabled: bool = Field(
-        description="Publish payments recorded in QBO against synced invoices upstream."
+        strict=True,  # true or false only: "yes" or 1 are refused, not guessed
+        description="Publish payments recorded in QBO against synced invoices upstream.",
     )
 
 

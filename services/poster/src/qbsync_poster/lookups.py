@@ -68,6 +68,40 @@ async def _search(work: Work, res: CustomerResolution, *, inactive: bool) -> lis
     ]
 
 
+def _number(res: CustomerResolution) -> str | None:
+    """The upstream customer number a number + currency resolution matches by (CUS-3)."""
+    if res.strategy is not MatchStrategy.NUMBER_CURRENCY:
+        return None
+    return (res.lookup.get("number") or "").strip() or None
+
+
+def _ours(res: CustomerResolution, customers: list[QboEntity]) -> list[QboEntity]:
+    """The customers that may be this one's: noting its number, or none (made by hand)."""
+    number = _number(res)
+    if number is None:
+        return customers
+    return [c for c in customers if noted_customer_number(c.get("Notes")) in (None, number)]
+
+
+def _numbered(res: CustomerResolution) -> CustomerResolution | None:
+    """`res` under `<name> (<number>)/<currency>`, or None if it is so named already."""
+    number = _number(res)
+    numbered = res.lookup.get("numbered_display_name")
+    if not numbered and number:  # a command from before the mapper named it
+        numbered = f"{res.lookup.get('name', '')} ({number})/{res.lookup.get('currency', '')}"
+        if res.lookup.get("display_name"):
+            name, _, currency = res.lookup["display_name"].rpartition("/")
+            numbered = f"{name} ({number})/{currency}"
+    if not numbered or res.create.get("DisplayName") == numbered:
+        return None
+    return res.model_copy(
+        update={
+            "lookup": {**res.lookup, "display_name": numbered},
+            "create": {**res.create, "DisplayName": numbered},
+        }
+    )
+
+
 async def _same_number(
     work: Work, res: CustomerResolution, found: list[QboEntity]
 ) -> tuple[CustomerResolution, list[QboEntity]]:
@@ -77,23 +111,11 @@ async def _same_number(
     name: this one is then `<name> (<number>)/<currency>`, searched (and created) so.
     A customer noting no number (made by hand in QBO) is taken as this one's.
     """
-    number = res.lookup.get("number")
-    if not number:
-        return res, found
-    same = [c for c in found if noted_customer_number(c.get("Notes")) in (None, number)]
-    if same:
+    same = _ours(res, found)
+    numbered = None if same else _numbered(res)
+    if numbered is None:
         return res, same
-    numbered = res.lookup.get("numbered_display_name")
-    if not numbered:  # a command from before the mapper named it
-        name, _, currency = res.lookup.get("display_name", "").rpartition("/")
-        numbered = f"{name} ({number})/{currency}"
-    res = res.model_copy(
-        update={
-            "lookup": {**res.lookup, "display_name": numbered},
-            "create": {**res.create, "DisplayName": numbered},
-        }
-    )
-    return res, await _search(work, res, inactive=False)
+    return numbered, await _search(work, numbered, inactive=False)
 
 
 def _link(work: Work, res: CustomerResolution, customer: QboEntity) -> str:
@@ -107,6 +129,8 @@ def _link(work: Work, res: CustomerResolution, customer: QboEntity) -> str:
             sync_token=customer.sync_token,
             state="posted",
             generation=previous.generation if previous is not None else 0,
+            # An operator's create action stays marked as applied (dispatch._apply_actions).
+            pending_command=previous.pending_command if previous is not None else None,
         )
     )
     return customer.id
@@ -182,6 +206,8 @@ async def _create_customer(
     `column` and `value` name the match in errors; `generation` picks the requestid.
     """
     requestid = customer_requestid(work.tenant_id, res.upstream_ref, generation)
+    if res.create.get("DisplayName") == res.lookup.get("numbered_display_name"):
+        requestid += "-n"  # not the answer of the refused create under the plain name
     try:
         # Through the realm's coalescer: a first sync creates customers by the hundred.
         return await work.create("Customer", res.create, requestid)
@@ -203,7 +229,13 @@ async def _create_customer(
                 select("Customer", {"DisplayName": name, "Active": ANY_ACTIVE})
             )
             same = page.entities
-        active = [c for c in same if c.get("Active", True) is not False]
+        numbered = None if _ours(res, same) else _numbered(res)
+        if numbered is not None:
+            # CUS-3: the name is another customer number's; this one takes its own name.
+            return await _create_customer(
+                work, numbered, column, value, generation=generation, by_name_only=by_name_only
+            )
+        active = [c for c in _ours(res, same) if c.get("Active", True) is not False]
         if active:
             return active[0]
         holders = ", ".join(c.id for c in same[:5]) or "unknown"

@@ -346,14 +346,36 @@ async def backsync_connections(db: Executor) -> list[StoredConnection]:
     return [c for c in found if c is not None]
 
 
-async def set_backsync(db: Executor, tenant_id: str, enabled: bool) -> bool:
-    """Turn the tenant's back-sync on or off; False when the tenant has no connection."""
-    done: str = await db.execute(
-        "UPDATE connections SET backsync = $2, updated_at = now() WHERE tenant_id = $1",
-        tenant_id,
-        enabled,
-    )
-    return done != "UPDATE 0"
+async def set_backsync(pool: asyncpg.Pool, tenant_id: str, enabled: bool) -> bool:
+    """Turn the tenant's back-sync on or off; False when the tenant has no connection.
+
+    Turning it on starts the realm's CDC cursor now, less the poll's one-minute overlap
+    (cdc.OVERLAP: QBO stamps whole seconds): what QBO recorded before the opt-in stays
+    unread (SET-6), rather than the poll's first 30 days going upstream.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "SELECT realm_id, backsync FROM connections WHERE tenant_id = $1 FOR UPDATE",
+            tenant_id,
+        )
+        if row is None:
+            return False
+        await conn.execute(
+            "UPDATE connections SET backsync = $2, updated_at = now() WHERE tenant_id = $1",
+            tenant_id,
+            enabled,
+        )
+        if enabled and not row["backsync"]:
+            await conn.execute(
+                """
+                INSERT INTO cdc_cursors (realm_id, changed_since)
+                VALUES ($1, now() - interval '1 minute')
+                ON CONFLICT (realm_id) DO UPDATE SET changed_since = EXCLUDED.changed_since,
+                    updated_at = now()
+                """,
+                row["realm_id"],
+            )
+    return True
 
 
 async def cdc_cursor(db: Executor, realm_id: str) -> datetime | None:
