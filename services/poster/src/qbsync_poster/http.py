@@ -8,6 +8,7 @@ by an authorized `/connect/qbo` protects it.
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, status
@@ -17,6 +18,7 @@ from qbsync_qbo import Cond, QboAuthError, QboClient, QboEntity, QboError, selec
 from qbsync_qbo.query import Scalar
 
 from qbsync_poster import storage
+from qbsync_poster.cdc import OVERLAP
 from qbsync_poster.connections import NotConnected
 from qbsync_poster.keys import ApiKey, key_for_token
 from qbsync_poster.resources import Resources
@@ -119,7 +121,10 @@ def connect_router(resources: Resources) -> APIRouter:
     async def set_backsync(key: Key, tenant_id: str, body: BackSync) -> BackSync:
         """Opt in to (or out of) payment back-sync; off until turned on (SET-6)."""
         pool = resources.ready().pool
-        if not await storage.set_backsync(pool, _in_scope(key, tenant_id), body.enabled):
+        # From now, less the poll's overlap (QBO stamps whole seconds).
+        poll_from = datetime.now(UTC) - OVERLAP
+        tenant = _in_scope(key, tenant_id)
+        if not await storage.set_backsync(pool, tenant, body.enabled, poll_from=poll_from):
             raise HTTPException(status.HTTP_404_NOT_FOUND, _NOT_CONNECTED.format(tenant_id))
         return body
 

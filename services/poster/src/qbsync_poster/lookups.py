@@ -88,10 +88,8 @@ def _numbered(res: CustomerResolution) -> CustomerResolution | None:
     number = _number(res)
     numbered = res.lookup.get("numbered_display_name")
     if not numbered and number:  # a command from before the mapper named it
-        numbered = f"{res.lookup.get('name', '')} ({number})/{res.lookup.get('currency', '')}"
-        if res.lookup.get("display_name"):
-            name, _, currency = res.lookup["display_name"].rpartition("/")
-            numbered = f"{name} ({number})/{currency}"
+        name, _, currency = res.lookup.get("display_name", "").rpartition("/")
+        numbered = f"{name} ({number})/{currency}"
     if not numbered or res.create.get("DisplayName") == numbered:
         return None
     return res.model_copy(

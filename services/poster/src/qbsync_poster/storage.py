@@ -346,12 +346,14 @@ async def backsync_connections(db: Executor) -> list[StoredConnection]:
     return [c for c in found if c is not None]
 
 
-async def set_backsync(pool: asyncpg.Pool, tenant_id: str, enabled: bool) -> bool:
+async def set_backsync(
+    pool: asyncpg.Pool, tenant_id: str, enabled: bool, *, poll_from: datetime
+) -> bool:
     """Turn the tenant's back-sync on or off; False when the tenant has no connection.
 
-    Turning it on starts the realm's CDC cursor now, less the poll's one-minute overlap
-    (cdc.OVERLAP: QBO stamps whole seconds): what QBO recorded before the opt-in stays
-    unread (SET-6), rather than the poll's first 30 days going upstream.
+    Turning it on moves the realm's CDC cursor to `poll_from`, so what QBO recorded
+    before the opt-in stays unread (SET-6) rather than the poll's first 30 days going
+    upstream.
     """
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
@@ -366,15 +368,7 @@ async def set_backsync(pool: asyncpg.Pool, tenant_id: str, enabled: bool) -> boo
             enabled,
         )
         if enabled and not row["backsync"]:
-            await conn.execute(
-                """
-                INSERT INTO cdc_cursors (realm_id, changed_since)
-                VALUES ($1, now() - interval '1 minute')
-                ON CONFLICT (realm_id) DO UPDATE SET changed_since = EXCLUDED.changed_since,
-                    updated_at = now()
-                """,
-                row["realm_id"],
-            )
+            await save_cdc_cursor(conn, row["realm_id"], poll_from)
     return True
 
 
