@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import uvicorn
+from qbsync_core.gc_settings import tune_gc
 
 from qbsync_sandbox.app import create_app
 
@@ -16,7 +17,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level=args.log_level)
+    app = create_app()
+    tune_gc()
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import argparse
 
 import uvicorn
+from qbsync_core.gc_settings import tune_gc
 from qbsync_core.settings import load_settings
 
 from qbsync_errors.app import create_app
@@ -16,7 +17,9 @@ def main() -> None:
     parser.add_argument("--host", default=settings.http_host)
     parser.add_argument("--port", type=int, default=settings.http_port)
     args = parser.parse_args()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    app = create_app(settings)
+    tune_gc()
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
