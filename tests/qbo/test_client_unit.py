@@ -296,8 +296,10 @@ class TestBatch:
             WriteOp("create", "Invoice", {"DocNumber": "dup" if n == 7 else str(n)}, f"r-{n}")
             for n in range(100)
         ]
+        # Batch requests scarcer than requests, as at Intuit: singles spend the rest.
+        limiter = fast_limiter(batch_requests_per_minute=600)
         async with rec.http() as http:
-            results = await make_client(http).write_many(ops)
+            results = await make_client(http, limiter=limiter).write_many(ops)
         assert [r.op for r in results] == ops
         assert results[7].error is not None
         assert results[7].error.code == "6140"  # type: ignore[attr-defined]
@@ -306,10 +308,26 @@ class TestBatch:
                 assert r.entity is not None
                 assert r.entity["DocNumber"] == str(n)
         assert any(r.url.path.endswith("/batch") for r in rec.requests)
+        assert any(r.url.path.endswith("/invoice") for r in rec.requests)
         batch_ids = [
             r.url.params["requestid"] for r in rec.requests if r.url.path.endswith("/batch")
         ]
         assert all(len(rid) <= 36 for rid in batch_ids)
+
+    @pytest.mark.parametrize("count", [2, 31, 100])
+    async def test_write_many_sends_only_full_batches_when_batches_are_not_scarce(
+        self, count: int
+    ) -> None:
+        """With the limits off a single write would be a whole request for one write."""
+        rec = Recorder(_batch_echo)
+        ops = [WriteOp("create", "Invoice", {"DocNumber": str(n)}, f"r-{n}") for n in range(count)]
+        async with rec.http() as http:
+            results = await make_client(http).write_many(ops)  # batch rate == request rate
+        assert [r.entity["DocNumber"] for r in results if r.entity] == [
+            str(n) for n in range(count)
+        ]
+        assert all(r.url.path.endswith("/batch") for r in rec.requests)
+        assert len(rec.requests) == -(-count // 30)
 
 
 class TestJson:

@@ -447,6 +447,10 @@ class QboClient:
         waits behind a token it does not need. Faults never abort the others; they come
         back in `WriteResult.error`.
 
+        Single workers run only when batch requests are scarcer than requests
+        (`LimitSettings.batches_scarce`) or for a lone write; with the limits off, a single
+        write would cost a whole request for one write that a `/batch` could carry.
+
         A batch's requestid is a hash of its writes' requestids, so a rerun of the same
         ops replays rather than duplicates; a different grouping on rerun would not, so
         callers still check "already posted" before writing (style point 9).
@@ -459,6 +463,8 @@ class QboClient:
         results: list[WriteResult | None] = [None] * len(ops)
         pending = deque(range(len(ops)))
         size = self.limiter.settings.batch_max_items
+        if batch_workers and len(ops) > 1 and not self.limiter.settings.batches_scarce:
+            single_workers = 0
 
         async def batch_worker() -> None:
             # Leave a lone last write to a single worker: it needs no batch token.

@@ -51,6 +51,15 @@ class LimitSettings:
     throttle_backoff_s: float = 60.0
     burst: int = 1
 
+    @property
+    def batches_scarce(self) -> bool:
+        """Whether `/batch` requests run out before plain ones (Intuit: 40 against 500).
+
+        Only then is a single write worth sending on its own: it spends a request the
+        batch budget could not have used. Otherwise every request can carry 30 writes.
+        """
+        return self.batch_requests_per_minute < self.requests_per_minute
+
     def bucket(self, per_window: int, window_s: float | None = None) -> AsyncLimiter:
         """A leaky bucket admitting at most `per_window` (less the margin) in any window."""
         window = self.window_s if window_s is None else window_s
