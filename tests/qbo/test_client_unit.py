@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from qbsync_core.commands import Entity
 from qbsync_qbo import (
     BatchOp,
     QboDuplicateName,
@@ -16,6 +17,7 @@ from qbsync_qbo import (
     WriteOp,
     select,
 )
+from qbsync_qbo.wire import dumps
 
 from .helpers import REALM, Recorder, fast_limiter, fault, json_response, make_client
 
@@ -331,6 +333,25 @@ class TestBatch:
 
 
 class TestJson:
+    def test_request_bodies_keep_enum_keys_dates_and_non_ascii_names(self) -> None:
+        body = {
+            Entity.INVOICE: {
+                "Amount": Decimal("100.10"),
+                "Qty": Decimal("2"),
+                "TxnDate": date(2026, 1, 2),
+                "DisplayName": "O\u2019Brien & Søn",
+            }
+        }
+        assert json.loads(dumps(body)) == {
+            "Invoice": {
+                "Amount": 100.1,
+                "Qty": 2,
+                "TxnDate": "2026-01-02",
+                "DisplayName": "O\u2019Brien & Søn",
+            }
+        }
+        assert "\u2019".encode() in dumps(body)  # UTF-8, not \u escapes
+
     async def test_decimal_amounts_go_out_as_numbers_and_come_back_exact(self) -> None:
         rec = _scripted(
             httpx.Response(

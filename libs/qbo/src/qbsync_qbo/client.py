@@ -145,7 +145,7 @@ class QboClient:
         url: str,
         params: dict[str, str],
         json_body: Any,
-        content: str | None,
+        content: str | bytes | None,
         content_type: str,
         *,
         batch: bool,
@@ -187,7 +187,7 @@ class QboClient:
         params: dict[str, str],
         headers: dict[str, str],
         json_body: Any,
-        content: str | None,
+        content: str | bytes | None,
     ) -> httpx.Response:
         if json_body is not None:
             content = dumps(json_body)

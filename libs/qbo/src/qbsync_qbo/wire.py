@@ -11,6 +11,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
+import orjson
+
 from qbsync_qbo.errors import QboError, QboHttpError
 from qbsync_qbo.faults import fault_from_json
 from qbsync_qbo.models import BatchItemResult, Fault, QboEntity, QueryPage
@@ -36,9 +38,14 @@ def _json_default(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def dumps(body: Any) -> str:
-    """Serialise a request body; Decimal amounts and dates are accepted."""
-    return json.dumps(body, default=_json_default, ensure_ascii=False)
+def dumps(body: Any) -> bytes:
+    """Serialise a request body to UTF-8 JSON; Decimal amounts and dates are accepted.
+
+    orjson: the stdlib encoder was a few percent of the poster's CPU. It writes a float
+    as the same shortest round-trip text as `json`, and a str-enum key (`Entity.INVOICE`)
+    as its value.
+    """
+    return orjson.dumps(body, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 def loads(raw: bytes) -> Any:

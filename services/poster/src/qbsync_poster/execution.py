@@ -10,6 +10,7 @@ the command id and the ref's generation, so QBO replays instead of writing twice
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -38,7 +39,6 @@ from qbsync_poster.lookups import (
     check_customer,
     ensure_item,
     item_id,
-    item_lock,
     resolve_customer,
 )
 from qbsync_poster.outcomes import (
@@ -149,20 +149,21 @@ async def _resolve(work: Work, command: PostingCommand, body: dict[str, Any]) ->
     ids: dict[str, str] = {}
     customer = command.customer.upstream_ref if command.customer is not None else None
     # Items and the customer are looked up at once: on a realm's first contact the look-ups
-    # then leave together in one /batch instead of one round trip after the other. Only
-    # the chain that will do a look-up needs that; one already under way is waited for.
+    # then leave together in one /batch instead of one round trip after the other. A
+    # look-up another chain started is shared (shielded: this chain's end must not cancel
+    # it for the others).
     ordered = sorted(items)
     lookups = {
-        n: asyncio.ensure_future(item_id(work, n))
-        for n in ordered
-        if n not in work.items and not work.lock(item_lock(n)).locked()
+        n: work.item_lookup(n, partial(item_id, work, n)) for n in ordered if n not in work.items
     }
     try:
         if customer in refs and command.customer is not None:
             ids[customer] = await resolve_customer(work, command, command.customer)
     finally:
         # Never left running, even when the customer failed (their errors come next).
-        answers = await asyncio.gather(*lookups.values(), return_exceptions=True)
+        answers = await asyncio.gather(
+            *(asyncio.shield(f) for f in lookups.values()), return_exceptions=True
+        )
         found = dict(zip(lookups, answers, strict=True))
     names: dict[str, str] = {}
     for name in ordered:

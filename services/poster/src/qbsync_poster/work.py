@@ -6,7 +6,7 @@ before the batch's Kafka offsets are committed.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +102,7 @@ class Work:
     items_not_cached: frozenset[str] = frozenset()
     """Item names this batch already found missing from the name cache (ask QBO at once)."""
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _item_lookups: dict[str, asyncio.Future[str]] = field(default_factory=dict)
 
     async def create(self, entity_type: str, body: dict[str, Any], requestid: str) -> QboEntity:
         """Create a document: through the realm's coalescer (batched) when there is one."""
@@ -114,6 +115,20 @@ class Work:
         if self.queries is not None:
             return await self.queries.query(statement)
         return await self.client.query(statement)
+
+    def item_lookup(
+        self, name: str, look_up: Callable[[], Coroutine[Any, Any, str]]
+    ) -> asyncio.Future[str]:
+        """The batch's one look-up of item `name`, started by the first chain that asks.
+
+        Every chain of a realm's first batch needs the same items at the same moment: one
+        task per name, not one per chain waiting on the name's lock, and one answer
+        (or failure) for all of them.
+        """
+        future = self._item_lookups.get(name)
+        if future is None:
+            future = self._item_lookups[name] = asyncio.ensure_future(look_up())
+        return future
 
     def lock(self, name: str) -> asyncio.Lock:
         """A lock per name (customer or item), so concurrent documents create it once."""
