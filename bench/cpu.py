@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 
@@ -82,3 +83,15 @@ def stop_sampling(spies: list[subprocess.Popen[bytes]]) -> None:
         spy.send_signal(signal.SIGINT)
     for spy in spies:
         spy.wait(30)
+
+
+def reference_seconds() -> float:
+    """CPU seconds of a fixed pure-Python loop: how fast the machine is right now.
+
+    The 2-core VM's speed moves by up to half within an hour (this loop took 0.34-0.64 s
+    within one session), and every figure moves with it. Printed beside a run, it says
+    which state the run met; lower is faster.
+    """
+    start = time.process_time()
+    sum(i * i for i in range(5_000_000))
+    return time.process_time() - start

@@ -344,7 +344,7 @@ def many_row(runs: list[ManyRun], realms: int, posters: int, *, judged: bool) ->
         f"{mid.commands:,} commands in {mid.seconds:.1f} s | **{mid.rate:,.0f} commands/s**"
         f"{spread}; CPU: posters {mid.ms_per_command(mid.poster_cpu):.2f} ms/command, "
         f"emulator {mid.ms_per_command(mid.emulator_cpu):.2f} ms/command, whole machine "
-        f"{mid.busy:.0%} busy | {goal} |"
+        f"{mid.busy:.0%} busy; machine speed: reference loop {mid.reference:.2f} s | {goal} |"
     )
 
 
@@ -436,7 +436,10 @@ async def main() -> None:
     print("the bench process for the one-realm run, as its own processes (one consumer group)")
     print("for the many-realm and SIGKILL runs. Timed from the first command produced to the")
     print("last `posted` record. Independent creates go through `/batch` (the realm's")
-    print("coalescer). What binds and earlier runs: docs/performance.md.\n")
+    print("coalescer). The harness builds the command records before the clock starts.")
+    print("Machine speed: CPU seconds of a fixed Python loop just before the run (`bench/cpu.py`;")
+    print("0.34-0.64 s within one session, lower is faster). What binds and earlier runs:")
+    print("docs/performance.md.\n")
     print("| scenario | run | result | goal |")
     print("|---|---|---|---|")
     for row in rows:
