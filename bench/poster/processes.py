@@ -95,7 +95,8 @@ def _record_batches(
         if batch.append(key=key, value=value, timestamp=None, headers=COMMAND_HEADERS) is None:
             built.append((partition, batch))
             batch = building[partition] = producer.create_batch()
-            batch.append(key=key, value=value, timestamp=None, headers=COMMAND_HEADERS)
+            if batch.append(key=key, value=value, timestamp=None, headers=COMMAND_HEADERS) is None:
+                raise ValueError(f"a command of {len(value):,} bytes exceeds {BATCH_BYTES:,}")
     return built + list(building.items())
 
 

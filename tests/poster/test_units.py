@@ -1,5 +1,6 @@
 """Pure parts of the poster: symbols, chains, requestids, token encryption."""
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,7 @@ from qbsync_poster.crypto import TokenCipher
 from qbsync_poster.dispatch import Raw, chains, parse
 from qbsync_poster.execution import marker, requestid
 from qbsync_poster.symbols import Unresolved, substitute, symbols
+from qbsync_poster.work import Work
 
 from tests.poster.helpers import command, customer_by_name, invoice, payment
 
@@ -87,3 +89,55 @@ def test_token_keys_rotate_first_encrypts_all_decrypt() -> None:
     with pytest.raises(InvalidToken):
         TokenCipher(new).decrypt(sealed)
     assert TokenCipher(new).decrypt(both.rotate(sealed)) == b"secret"
+
+
+class TestItemLookups:
+    """A batch shares one look-up per item name while it runs, and only then."""
+
+    @staticmethod
+    def work() -> Work:
+        # Item look-ups touch no resource of Work: the rest stays unset.
+        return Work(None, None, None, "t-1", "r-1", None)  # type: ignore[arg-type]
+
+    async def test_chains_asking_at_once_share_one_look_up(self) -> None:
+        work = self.work()
+        gate = asyncio.Event()
+        calls: list[str] = []
+
+        async def look_up() -> str:
+            calls.append("Services")
+            await gate.wait()
+            return "7"
+
+        first = work.item_lookup("Services", look_up)
+        second = work.item_lookup("Services", look_up)
+        gate.set()
+        assert list(await asyncio.gather(first, second)) == ["7", "7"]
+        assert calls == ["Services"]
+
+    async def test_a_failed_look_up_is_asked_again_by_a_later_chain(self) -> None:
+        work = self.work()
+        calls: list[int] = []
+
+        async def look_up() -> str:
+            calls.append(1)
+            if len(calls) == 1:
+                raise TimeoutError("QBO did not answer")
+            return "7"
+
+        with pytest.raises(TimeoutError):
+            await work.item_lookup("Services", look_up)
+        await asyncio.sleep(0)  # the finished look-up leaves the shared set
+        assert await work.item_lookup("Services", look_up) == "7"
+
+    async def test_look_ups_nobody_awaits_are_cancelled_at_the_end(self) -> None:
+        work = self.work()
+        never = asyncio.Event()
+
+        async def look_up() -> str:
+            await never.wait()
+            return "7"
+
+        pending = work.item_lookup("Services", look_up)
+        await work.cancel_lookups()
+        assert pending.cancelled()

@@ -299,7 +299,7 @@ class TestBatch:
             for n in range(100)
         ]
         # Batch requests scarcer than requests, as at Intuit: singles spend the rest.
-        limiter = fast_limiter(batch_requests_per_minute=600)
+        limiter = fast_limiter(batch_requests_per_minute=60)  # a batch token a second
         async with rec.http() as http:
             results = await make_client(http, limiter=limiter).write_many(ops)
         assert [r.op for r in results] == ops
@@ -317,7 +317,7 @@ class TestBatch:
         assert all(len(rid) <= 36 for rid in batch_ids)
 
     @pytest.mark.parametrize("count", [2, 31, 100])
-    async def test_write_many_sends_only_full_batches_when_batches_are_not_scarce(
+    async def test_write_many_sends_no_single_writes_when_batches_are_not_scarce(
         self, count: int
     ) -> None:
         """With the limits off a single write would be a whole request for one write."""
@@ -351,6 +351,21 @@ class TestJson:
             }
         }
         assert "\u2019".encode() in dumps(body)  # UTF-8, not \u escapes
+
+    @pytest.mark.parametrize(
+        ("amount", "sent"),
+        [
+            (Decimal("0.00001"), 0.00001),
+            (Decimal("1E+2"), 100),
+            # Beyond 64-bit ints and not numbers at all: still valid JSON, for QBO to
+            # refuse that one item, never a crash of the whole request or a silent null.
+            (Decimal("1E+20"), 1e20),
+            (Decimal("NaN"), "NaN"),
+            (Decimal("-Infinity"), "-Infinity"),
+        ],
+    )
+    def test_unusual_amounts_still_make_valid_json(self, amount: Decimal, sent: object) -> None:
+        assert json.loads(dumps({"Amount": amount})) == {"Amount": sent}
 
     async def test_decimal_amounts_go_out_as_numbers_and_come_back_exact(self) -> None:
         rec = _scripted(

@@ -289,6 +289,7 @@ async def _run_tenant(
     try:
         await _all(run_chain(chain) for chain in chains(commands, found))
     finally:
+        await work.cancel_lookups()
         if coalescer is not None:
             await coalescer.close()
         if work.queries is not None:

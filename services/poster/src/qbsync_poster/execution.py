@@ -151,7 +151,7 @@ async def _resolve(work: Work, command: PostingCommand, body: dict[str, Any]) ->
     # Items and the customer are looked up at once: on a realm's first contact the look-ups
     # then leave together in one /batch instead of one round trip after the other. A
     # look-up another chain started is shared (shielded: this chain's end must not cancel
-    # it for the others).
+    # it for the others; the tenant's end cancels what is left).
     ordered = sorted(items)
     lookups = {
         n: work.item_lookup(n, partial(item_id, work, n)) for n in ordered if n not in work.items
@@ -160,7 +160,7 @@ async def _resolve(work: Work, command: PostingCommand, body: dict[str, Any]) ->
         if customer in refs and command.customer is not None:
             ids[customer] = await resolve_customer(work, command, command.customer)
     finally:
-        # Never left running, even when the customer failed (their errors come next).
+        # Awaited even when the customer failed (their errors come next).
         answers = await asyncio.gather(
             *(asyncio.shield(f) for f in lookups.values()), return_exceptions=True
         )
@@ -168,8 +168,10 @@ async def _resolve(work: Work, command: PostingCommand, body: dict[str, Any]) ->
     names: dict[str, str] = {}
     for name in ordered:
         value = found[name] if name in found else await item_id(work, name)
+        if isinstance(value, CommandFailed):
+            raise CommandFailed(value.failure)  # its own: one shared object, many chains
         if isinstance(value, BaseException):
-            raise value
+            raise value.with_traceback(None)
         names[name] = value
     for ref in sorted(refs):
         if ref == customer:

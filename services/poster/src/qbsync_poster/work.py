@@ -119,16 +119,25 @@ class Work:
     def item_lookup(
         self, name: str, look_up: Callable[[], Coroutine[Any, Any, str]]
     ) -> asyncio.Future[str]:
-        """The batch's one look-up of item `name`, started by the first chain that asks.
+        """The look-up of item `name` under way, or a new one started with `look_up`.
 
         Every chain of a realm's first batch needs the same items at the same moment: one
-        task per name, not one per chain waiting on the name's lock, and one answer
-        (or failure) for all of them.
+        task per name, not one per chain waiting on the name's lock. It is shared only
+        while it runs: a chain that asks later reads `items`, or asks QBO again after a
+        failure (a timeout must not fail the rest of the batch's chains).
         """
         future = self._item_lookups.get(name)
         if future is None:
             future = self._item_lookups[name] = asyncio.ensure_future(look_up())
+            future.add_done_callback(lambda _: self._item_lookups.pop(name, None))
         return future
+
+    async def cancel_lookups(self) -> None:
+        """Stop look-ups no chain waits for any more (their chains were cancelled)."""
+        running = list(self._item_lookups.values())
+        for future in running:
+            future.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
     def lock(self, name: str) -> asyncio.Lock:
         """A lock per name (customer or item), so concurrent documents create it once."""
