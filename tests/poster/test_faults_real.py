@@ -13,7 +13,7 @@ from qbsync_core.commands import (
     Operation,
     customer_number_note,
 )
-from qbsync_core.records import CONNECTION_FIELD
+from qbsync_core.records import CONNECTION_FIELD, OperatorAction, OperatorActionType
 from qbsync_poster import storage
 from qbsync_poster.connections import Connections
 from qbsync_qbo import TokenSet
@@ -537,8 +537,6 @@ class TestOperatorActions:
     async def test_link_customer_action_then_resync_posts_to_the_linked_customer_err4(
         self, poster: Poster
     ) -> None:
-        from qbsync_core.records import OperatorAction, OperatorActionType
-
         tenant = tenant_id()
         realm = await poster.connected_realm(tenant)
         qbo = await poster.direct(realm)
@@ -562,8 +560,6 @@ class TestOperatorActions:
     async def _create_new(
         self, poster: Poster, tenant: str, customer_ref: str, record_id: str | None = None
     ) -> None:
-        from qbsync_core.records import OperatorAction, OperatorActionType
-
         action = OperatorAction(
             action=OperatorActionType.CREATE_CUSTOMER,
             tenant_id=tenant,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -32,6 +31,7 @@ INT64 = 2**63
 
 
 def _json_default(value: object) -> object:
+    # Dates and datetimes never get here: orjson writes them in ISO format itself.
     if isinstance(value, Decimal):
         if not value.is_finite():
             # Not a JSON number: sent as text, so QBO refuses that one item, as it would
@@ -43,8 +43,6 @@ def _json_default(value: object) -> object:
         if value == value.to_integral_value() and -INT64 <= value < INT64:
             return int(value)
         return float(value)
-    if isinstance(value, date):
-        return value.isoformat()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

@@ -1,9 +1,6 @@
 """`python -m qbsync_poster [--host H] [--port P]` serves the poster with uvicorn."""
 
-import argparse
-
-import uvicorn
-from qbsync_core.gc_settings import tune_gc
+from qbsync_core.serving import serve
 from qbsync_core.settings import load_settings
 
 from qbsync_poster.app import create_app
@@ -12,14 +9,7 @@ from qbsync_poster.settings import PosterSettings
 
 def main() -> None:
     """Parse the command line and serve."""
-    settings = load_settings(PosterSettings)
-    parser = argparse.ArgumentParser(prog="python -m qbsync_poster", description=__doc__)
-    parser.add_argument("--host", default=settings.http_host)
-    parser.add_argument("--port", type=int, default=settings.http_port)
-    args = parser.parse_args()
-    app = create_app(settings)
-    tune_gc()
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve("python -m qbsync_poster", __doc__, load_settings(PosterSettings), create_app)
 
 
 if __name__ == "__main__":
